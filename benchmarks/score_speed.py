@@ -1,0 +1,108 @@
+"""SWAP-Score time against a plain forward pass of the same network and batch (the floor).
+
+    python benchmarks/score_speed.py [--batch 64] [--device cpu] [--repeats 5]
+
+Prints, per network, the median seconds of a ``torch.no_grad`` forward pass and of a full
+SWAP count (the same forward with taps, binarising, packing and distinct counting), and
+their ratio. Both run the same module in the same mode (BatchNorm on batch statistics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torchvision
+
+from swapfw.network import prepare
+from swapfw.score import count_patterns
+
+
+class ReluConvBn(nn.Sequential):
+    def __init__(self, c):
+        super().__init__(nn.ReLU(), nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+
+
+class DenseCell(nn.Module):
+    """A NAS-Bench-201-style cell with every edge ReLU-Conv3x3-BN: 4 nodes, 6 edges."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.edges = nn.ModuleList(ReluConvBn(c) for _ in range(6))
+
+    def forward(self, x):
+        n1 = self.edges[0](x)
+        n2 = self.edges[1](x) + self.edges[2](n1)
+        return self.edges[3](x) + self.edges[4](n1) + self.edges[5](n2)
+
+
+class CellNet(nn.Module):
+    """Stem, 3 stages of 5 cells (C = 16, 32, 64) with strided residual reductions, as NB201's largest cell."""
+
+    def __init__(self, c=16, cells=5, classes=10):
+        super().__init__()
+        layers = [nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)]
+        for stage in range(3):
+            if stage:
+                layers.append(nn.Sequential(nn.ReLU(), nn.Conv2d(c, 2 * c, 3, 2, 1, bias=False), nn.BatchNorm2d(2 * c)))
+                c *= 2
+            layers += [DenseCell(c) for _ in range(cells)]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, classes))
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+NETWORKS = {
+    "cellnet-c16-n5": lambda: CellNet(),
+    "resnet18": lambda: torchvision.models.resnet18(num_classes=10),
+    "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(num_classes=10),
+    "vgg11_bn": lambda: torchvision.models.vgg11_bn(num_classes=10),
+}
+
+
+def median_seconds(fn, repeats: int, sync) -> float:
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--networks", default=",".join(NETWORKS))
+    args = parser.parse_args()
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+          f"batch {args.batch}, input 3x{args.size}x{args.size}")
+    print(f"{'network':<16} {'values V':>10} {'SWAP':>9} {'forward s':>10} {'SWAP s':>9} {'ratio':>6}")
+    for name in args.networks.split(","):
+        network = prepare(NETWORKS[name](), input_shape=(3, args.size, args.size), seed=0, device=args.device)
+        inputs = torch.randn(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(0)).to(args.device)
+        module = network.module
+
+        def forward():
+            with torch.no_grad():
+                module(inputs)
+
+        counts = count_patterns(network, inputs)
+        t_forward = median_seconds(forward, args.repeats, sync)
+        t_swap = median_seconds(lambda: count_patterns(network, inputs), args.repeats, sync)
+        print(f"{name:<16} {counts.values:>10,} {counts.swap:>9,} {t_forward:>10.4f} {t_swap:>9.4f} {t_swap / t_forward:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()

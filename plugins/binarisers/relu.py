@@ -1,0 +1,24 @@
+"""``relu``: a value is 1 where its post-activation value is > 0 (the paper's Definition 3.2).
+
+Exact for ReLU networks, and equally for ReLU6, Clip(min=0), LeakyReLU, PReLU, Hardswish and
+Hardsigmoid, all piecewise linear with their kink where the output leaves 0.
+"""
+
+from swapfw import hookimpl
+from swapfw.ops import ACTIVATIONS, PIECEWISE_LINEAR
+
+
+class PostActivationPositive:
+    name = "relu"
+    description = "post-activation value > 0 (Definition 3.2)"
+    tap = "output"
+    handles = frozenset(ACTIVATIONS)
+    default_for = frozenset(PIECEWISE_LINEAR)
+
+    def binarise(self, value):
+        return value > 0
+
+
+@hookimpl
+def register_binarisers(register):
+    register(PostActivationPositive())

@@ -1,0 +1,20 @@
+"""User-facing errors: one line, no traceback, non-zero exit."""
+
+
+class SwapfwError(Exception):
+    """An error the user can act on; the CLI prints its message alone and exits with 1."""
+
+
+class PluginFailure(SwapfwError):
+    """A plugin raised; carries the plugin's name so the user knows whom to blame."""
+
+    def __init__(self, plugin: str, exc: BaseException):
+        self.plugin = plugin
+        self.original = exc
+        super().__init__(f"plugin {plugin!r} failed: {type(exc).__name__}: {exc}")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CPU and CUDA allocation failures, whatever exception type torch used."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text

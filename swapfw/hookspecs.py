@@ -1,0 +1,31 @@
+"""The hooks a swapfw plugin may implement: one per plugin kind.
+
+Each hook receives a ``register`` callable; the plugin calls it once per object it
+provides. An object needs a ``name`` attribute; see ``swapfw.kinds`` for what else
+each kind is expected to offer.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("swapfw")
+hookimpl = pluggy.HookimplMarker("swapfw")
+
+
+@hookspec
+def register_spaces(register):
+    """Register search spaces (parse, format, sample, mutate, crossover, build)."""
+
+
+@hookspec
+def register_proxies(register):
+    """Register proxies: training-free metrics that map a network and a batch to a float."""
+
+
+@hookspec
+def register_searchers(register):
+    """Register searchers: strategies that explore a space with a scoring function."""
+
+
+@hookspec
+def register_binarisers(register):
+    """Register binarisers: turn an activation site's values into sample-wise bits."""

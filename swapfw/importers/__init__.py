@@ -1,0 +1,46 @@
+"""Model sources -> a torch module: ``.onnx`` files, ``package.module:callable``, ``SPACE:ARCH``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch.nn as nn
+
+from ..errors import SwapfwError
+from ..plugins import get_registry
+
+
+@dataclass
+class LoadedModel:
+    module: nn.Module
+    input_shape: tuple[int | None, ...] | None  # per sample; None where the source does not say
+    source: str
+    origin: str  # "onnx" | "python" | "space" | "module"
+    space: object | None = None
+
+
+def load_model(source: str | nn.Module) -> LoadedModel:
+    """Resolve a model source string (or pass an nn.Module through)."""
+    if isinstance(source, nn.Module):
+        return LoadedModel(source, None, type(source).__name__, "module")
+    if not isinstance(source, str) or not source:
+        raise SwapfwError("a model must be an .onnx file, package.module:callable, SPACE:ARCH or an nn.Module")
+    if source.lower().endswith(".onnx") or os.path.exists(source):
+        from .onnx import load_onnx
+
+        module, shape = load_onnx(source)
+        return LoadedModel(module, shape, source, "onnx")
+    prefix, sep, rest = source.partition(":")
+    if not sep:
+        raise SwapfwError(f"{source!r} is not a file, and not of the form package.module:callable or SPACE:ARCH")
+    registry = get_registry()
+    if prefix in registry.entries["spaces"]:
+        entry = registry.entry("spaces", prefix)
+        from ..plugins import call
+
+        module = call(entry, "build", rest)
+        return LoadedModel(module, tuple(entry.obj.input_shape), source, "space", entry.obj)
+    from .python import load_callable
+
+    return LoadedModel(load_callable(source), None, source, "python")

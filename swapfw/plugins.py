@@ -1,0 +1,168 @@
+"""The one PluginManager: loads every entry point of group ``swapfw``, bundled or not.
+
+Bundled plugins (package ``swapfw_plugins``) are listed in swapfw's own
+``[project.entry-points.swapfw]`` table, so they load exactly as a third-party
+package's do. A plugin that fails to import or to register is recorded as broken,
+named, and skipped: it never takes the process down.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginFailure, SwapfwError
+
+GROUP = "swapfw"
+
+#: plugin kind -> the hook that registers objects of that kind
+KINDS = {
+    "spaces": "register_spaces",
+    "proxies": "register_proxies",
+    "searchers": "register_searchers",
+    "binarisers": "register_binarisers",
+}
+
+SINGULAR = {"spaces": "search space", "proxies": "proxy", "searchers": "searcher", "binarisers": "binariser"}
+
+
+@dataclass
+class Entry:
+    """One registered object and where it came from."""
+
+    kind: str
+    name: str
+    obj: Any
+    plugin: str
+    distribution: str
+
+
+@dataclass
+class Broken:
+    """A plugin that could not be loaded or that raised while registering."""
+
+    plugin: str
+    distribution: str
+    error: str
+
+
+@dataclass
+class Registry:
+    """Every plugin object by kind and name, plus the plugins that failed."""
+
+    manager: pluggy.PluginManager
+    entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    broken: list[Broken] = field(default_factory=list)
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+    def entry(self, kind: str, name: str) -> Entry:
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            known = ", ".join(self.names(kind)) or "none installed"
+            raise SwapfwError(f"unknown {SINGULAR[kind]} {name!r} (known: {known})") from None
+
+    def get(self, kind: str, name: str) -> Any:
+        return self.entry(kind, name).obj
+
+    def all(self, kind: str) -> list[Any]:
+        return [self.entries[kind][n].obj for n in self.names(kind)]
+
+
+_registry: Registry | None = None
+_extra: list[tuple[object, str]] = []
+
+
+def _distribution_label(ep: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else "unknown"
+
+
+def _load_entry_points(pm: pluggy.PluginManager, broken: list[Broken]) -> dict[str, str]:
+    """Register each entry point's module; returns plugin name -> distribution label."""
+    origins: dict[str, str] = {}
+    for ep in sorted(importlib.metadata.entry_points(group=GROUP), key=lambda e: e.name):
+        label = _distribution_label(ep)
+        if pm.has_plugin(ep.name):
+            continue
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:  # a broken plugin must not stop the others
+            broken.append(Broken(ep.name, label, f"{type(exc).__name__}: {exc}"))
+            continue
+        origins[ep.name] = label
+    return origins
+
+
+def _collect(registry: Registry, origins: dict[str, str]) -> None:
+    """Call each plugin's register hook separately so one failure stays contained."""
+    pm = registry.manager
+    for kind, hook_name in KINDS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            plugin = pm.get_name(impl.plugin) or repr(impl.plugin)
+            dist = origins.get(plugin, "registered in code")
+
+            def register(obj: Any, _kind=kind, _plugin=plugin, _dist=dist) -> None:
+                name = getattr(obj, "name", None)
+                if not isinstance(name, str) or not name:
+                    raise SwapfwError(f"{SINGULAR[_kind]} {obj!r} has no name")
+                taken = registry.entries[_kind].get(name)
+                if taken is not None:
+                    raise SwapfwError(f"{SINGULAR[_kind]} {name!r} is already registered by {taken.plugin!r}")
+                registry.entries[_kind][name] = Entry(_kind, name, obj, _plugin, _dist)
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                registry.broken.append(Broken(plugin, dist, f"{type(exc).__name__}: {exc}"))
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, built on first use."""
+    global _registry
+    if _registry is None:
+        pm = pluggy.PluginManager(GROUP)
+        pm.add_hookspecs(hookspecs)
+        registry = Registry(pm)
+        origins = _load_entry_points(pm, registry.broken)
+        for obj, name in _extra:
+            pm.register(obj, name=name)
+        _collect(registry, origins)
+        _registry = registry
+    return _registry
+
+
+def register_plugin(obj: object, name: str | None = None) -> None:
+    """Register a plugin module or object from code (a notebook, a test) without packaging it."""
+    _extra.append((obj, name or getattr(obj, "__name__", repr(obj))))
+    reset()
+
+
+def reset() -> None:
+    """Forget the registry so the next lookup reloads every plugin."""
+    global _registry
+    _registry = None
+
+
+def get(kind: str, name: str) -> Any:
+    return get_registry().get(kind, name)
+
+
+def names(kind: str) -> list[str]:
+    return get_registry().names(kind)
+
+
+def call(entry: Entry, method: str, *args, **kwargs) -> Any:
+    """Call a plugin object's method; an exception becomes a PluginFailure naming the plugin."""
+    try:
+        return getattr(entry.obj, method)(*args, **kwargs)
+    except SwapfwError:
+        raise
+    except Exception as exc:
+        raise PluginFailure(f"{entry.name} ({entry.distribution})", exc) from exc

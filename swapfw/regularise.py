@@ -1,0 +1,44 @@
+"""Regularised SWAP (Definitions 3.4-3.5): steer model size with f(theta) = exp(-(theta-mu)^2/sigma).
+
+theta is the parameter count in millions (the authors' code uses thousands; the paper's
+definition and its reported mu/sigma values are in millions).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from .errors import SwapfwError
+
+
+def size_factor(params: int, mu: float, sigma: float) -> float:
+    """f(theta) for a model with ``params`` parameters."""
+    if sigma <= 0:
+        raise SwapfwError(f"sigma must be positive, got {sigma}")
+    theta = params / 1e6
+    return math.exp(-((theta - mu) ** 2) / sigma)
+
+
+def auto_mu_sigma(sizes: Sequence[int]) -> tuple[float, float]:
+    """mu and sigma from the parameter counts of architectures sampled from a space.
+
+    The rule uses model sizes alone, never ground truth: mu = sigma = the largest sampled size
+    in millions, so the factor peaks at the space's large end and decays over its range.
+    """
+    if not sizes:
+        raise SwapfwError("auto mu/sigma needs at least one sampled architecture size")
+    top = max(sizes) / 1e6
+    return top, top
+
+
+def parse_mu_sigma(text: str | float | None) -> float | str | None:
+    """A CLI value: a number, 'auto', or None (no regularisation)."""
+    if text is None or isinstance(text, float):
+        return text
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise SwapfwError(f"mu/sigma must be a number or 'auto', got {text!r}") from None

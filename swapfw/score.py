@@ -1,0 +1,110 @@
+"""The library's main call: ``swapfw.score(model, ...)`` -> SWAP, regularised SWAP, |A|, size."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from .data import Batch, load_batch
+from .engine import PatternCounter, PatternCounts
+from .errors import SwapfwError, is_out_of_memory
+from .network import Network, prepare
+from .plugins import call, get_registry
+from .regularise import parse_mu_sigma, size_factor
+
+
+@dataclass
+class ScoreResult:
+    swap: int
+    regswap: float | None
+    standard_patterns: int
+    params: int
+    flops: int
+    activation_sites: int
+    values: int
+    samples: int
+    binarisers: dict[str, str]
+    unhandled_sites: dict[str, int]
+    seconds: float
+    seed: int
+    mu: float | None = None
+    sigma: float | None = None
+    input_shape: tuple[int, ...] = ()
+    data: str = "gaussian"
+    device: str = "cpu"
+    init: str = "random"
+    source: str = ""
+    note: str = ""
+    proxies: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["input_shape"] = list(self.input_shape)
+        return out
+
+
+def count_patterns(network: Network, inputs: torch.Tensor) -> PatternCounts:
+    """One forward pass of ``inputs`` through the network, counting patterns as values appear."""
+    counter = PatternCounter(network.binding.binarisers, inputs.shape[0], network.device)
+    try:
+        with torch.no_grad():
+            output = network.probe.run(inputs.to(network.device), counter)
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise SwapfwError(f"out of memory scoring a batch of {inputs.shape[0]} on {network.device}: "
+                              "lower --batch") from None
+        raise
+    _check_finite(output)
+    return counter.result()
+
+
+def _check_finite(output) -> None:
+    """Overflow turns patterns into noise: refuse to return a number built on inf or NaN."""
+    tensors = output if isinstance(output, (tuple, list)) else [output]
+    for tensor in tensors:
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise SwapfwError("the network's output holds inf or NaN: its activations overflowed, so no "
+                              "pattern count would be meaningful (try --init keep, or a model with normalisation)")
+
+
+def score(model, *, data: str = "gaussian", batch: int = 16, input_shape=None, seed: int = 0,
+          device: str = "cpu", init: str = "random", mu=None, sigma=None, binariser: str | None = None,
+          proxies: tuple[str, ...] = ()) -> ScoreResult:
+    """Score a model: an .onnx path, ``package.module:callable``, ``SPACE:ARCH`` or an nn.Module."""
+    start = time.perf_counter()
+    mu, sigma = _regularisation(mu, sigma)
+    network = prepare(model, input_shape=input_shape, init=init, seed=seed, device=device, binariser=binariser)
+    inputs = load_batch(data, batch, network.input_shape, seed)
+    counts = count_patterns(network, inputs.inputs)
+    params = network.ir.params
+    regswap = counts.swap * size_factor(params, mu, sigma) if mu is not None else None
+    extra = {name: run_proxy(name, network, inputs, seed) for name in proxies}
+    return ScoreResult(
+        swap=counts.swap, regswap=regswap, standard_patterns=counts.standard_patterns,
+        params=params, flops=network.ir.flops, activation_sites=len(network.ir.sites),
+        values=counts.values, samples=counts.samples, binarisers=network.binding.by_kind,
+        unhandled_sites=network.binding.unhandled, seconds=time.perf_counter() - start, seed=seed,
+        mu=mu, sigma=sigma, input_shape=network.input_shape, data=inputs.source, device=str(network.device),
+        init=init, source=network.loaded.source, note=network.ir.note, proxies=extra)
+
+
+def _regularisation(mu, sigma) -> tuple[float | None, float | None]:
+    mu, sigma = parse_mu_sigma(mu), parse_mu_sigma(sigma)
+    if (mu is None) != (sigma is None):
+        raise SwapfwError("regularised SWAP needs both --mu and --sigma")
+    if "auto" in (mu, sigma):
+        raise SwapfwError("--mu/--sigma auto derive from a search space's sampled sizes; "
+                          "use them with correlate or search over a space, or give numbers here")
+    return mu, sigma
+
+
+def run_proxy(name: str, network: Network, batch: Batch, seed: int) -> float:
+    """Run a proxy plugin by name; its failure is reported with its name, never a traceback."""
+    entry = get_registry().entry("proxies", name)
+    value = call(entry, "score", network, batch, seed=seed)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SwapfwError(f"proxy {name!r} returned {value!r}, not a number") from None

@@ -1,0 +1,28 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+TESTS = Path(__file__).parent
+sys.path.insert(0, str(TESTS))  # tests/nets.py is importable as `nets`, also by `swapfw score nets:...`
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+
+SHARED_DATA = TESTS.parent.parent / "shared" / "data"
+
+
+@pytest.fixture
+def cifar_npz():
+    path = SHARED_DATA / "cifar10" / "test.npz"
+    if not path.is_file():
+        pytest.skip(f"real CIFAR-10 images not found at {path} (../shared/data is absent)")
+    return path
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request):
+    """Engine tests run on the CPU always and on CUDA where a GPU is present."""
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    return request.param

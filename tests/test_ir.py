@@ -1,0 +1,96 @@
+"""The IR: one networkx graph per model, activation sites in every form, params and FLOPs."""
+
+import networkx as nx
+import pytest
+import torch
+import torch.nn as nn
+
+import nets
+from swapfw.errors import SwapfwError
+from swapfw.ir import build_ir
+from swapfw.network import prepare
+
+EXAMPLE = torch.randn(2, 3, 8, 8)
+
+
+@pytest.mark.parametrize("act, kind", [
+    (nn.ReLU, "relu"), (nn.ReLU6, "relu6"), (nn.LeakyReLU, "leaky_relu"), (nn.PReLU, "prelu"),
+    (nn.Hardswish, "hardswish"), (nn.Hardsigmoid, "hardsigmoid"), (nn.GELU, "gelu"), (nn.SiLU, "silu"),
+    (lambda: nn.Hardtanh(0.0, 6.0), "relu6"), (lambda: nn.Hardtanh(0.0, 1.0), "clip"),
+])
+def test_module_activations_are_sites(act, kind):
+    ir = build_ir(nets.ModuleActNet(act), EXAMPLE)
+    assert [s.kind for s in ir.sites] == [kind, kind]
+    assert ir.traced
+
+
+@pytest.mark.parametrize("form, kind", [
+    ("relu", "relu"), ("method_relu", "relu"), ("clamp", "clip"), ("silu_decomposed", "silu"),
+    ("gelu_erf", "gelu"), ("hardswish_decomposed", "hardswish"),
+])
+def test_functional_and_decomposed_activations_are_one_site_each(form, kind):
+    ir = build_ir(nets.FunctionalNet(form), EXAMPLE)
+    assert [s.kind for s in ir.sites] == [kind, kind]
+    for site in ir.sites:  # the site's input is the BatchNorm output that feeds it
+        assert ir.graph.nodes[site.input]["type"] == "batchnorm"
+
+
+def test_decomposed_gelu_covers_its_nodes_and_ends_at_the_last_multiply():
+    ir = build_ir(nets.FunctionalNet("gelu_erf"), EXAMPLE)
+    site = ir.sites[0]
+    types = [ir.graph.nodes[n]["type"] for n in site.nodes]
+    assert "erf" in types and types.count("mul") >= 2
+    assert ir.graph.nodes[site.output]["type"] == "mul"
+    assert all(ir.graph.nodes[n]["type"] != "sigmoid" for n in site.nodes)
+
+
+def test_clamp_with_other_bounds_is_not_a_relu_site():
+    class ClampNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            return torch.clamp(self.conv(x), min=-1, max=1).relu()
+
+    ir = build_ir(ClampNet(), EXAMPLE)
+    assert [s.kind for s in ir.sites] == ["relu"]
+
+
+def test_ir_is_a_dag_with_shapes_params_and_flops():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet18(num_classes=10)
+    ir = build_ir(model, torch.randn(2, 3, 32, 32))
+    assert isinstance(ir.graph, nx.DiGraph) and nx.is_directed_acyclic_graph(ir.graph)
+    assert ir.params == sum(p.numel() for p in model.parameters()) == 11_181_642
+    assert sum(d["params"] for _, d in ir.graph.nodes(data=True)) == ir.params
+    # conv1: 64 x 16 x 16 outputs, each 3 x 7 x 7 MACs
+    conv1 = next(d for _, d in ir.graph.nodes(data=True) if d["attrs"].get("module") == "conv1")
+    assert conv1["flops"] == 64 * 16 * 16 * 3 * 7 * 7
+    assert conv1["shape"] == (2, 64, 16, 16)
+    assert ir.flops == sum(d["flops"] for _, d in ir.graph.nodes(data=True))
+    assert len(ir.sites) == 17
+
+
+def test_flops_of_a_linear_and_grouped_conv():
+    model = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1, groups=2), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 5 * 5, 7))
+    ir = build_ir(model, torch.randn(2, 4, 5, 5))
+    assert ir.flops == 8 * 5 * 5 * (2 * 3 * 3) + 7 * 200
+    assert ir.params == (8 * 2 * 9 + 8) + (200 * 7 + 7)
+
+
+def test_untraceable_model_falls_back_to_hooks_and_says_so():
+    ir = build_ir(nets.Untraceable(), EXAMPLE)
+    assert not ir.traced
+    assert "could not trace" in ir.note and "module hooks" in ir.note
+    assert [s.kind for s in ir.sites] == ["relu", "relu"]
+
+
+def test_no_activation_error_names_the_ops():
+    with pytest.raises(SwapfwError, match="no activation to score.*conv"):
+        prepare(nets.NoActivation(), input_shape=(3, 8, 8))
+
+
+def test_only_unhandled_activations_error_names_them():
+    with pytest.raises(SwapfwError, match="tanh x1.*--binariser"):
+        prepare(nets.TanhNet(), input_shape=(3, 8, 8))

@@ -1,0 +1,120 @@
+"""Plugins load through the ``swapfw`` entry-point group, bundled and third-party alike."""
+
+import json
+import re
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from swapfw import hookimpl, plugins
+from swapfw.errors import SwapfwError
+
+EXAMPLE = Path(__file__).parent / "plugin_example"
+
+
+def test_bundled_plugins_come_from_entry_points_of_the_swapfw_distribution():
+    registry = plugins.get_registry()
+    assert {"relu", "sign"} <= set(registry.names("binarisers"))
+    assert {"swap", "patterns", "params", "flops"} <= set(registry.names("proxies"))
+    entry = registry.entry("binarisers", "relu")
+    assert entry.distribution.startswith("swapfw ")
+    assert entry.plugin == "binariser_relu"  # the entry point's name, not a hard-coded import
+
+
+def test_core_never_imports_bundled_plugins_by_name():
+    core = Path(plugins.__file__).parent
+    for source in core.rglob("*.py"):
+        text = source.read_text()
+        assert not re.search(r"(from|import)\s+swapfw_plugins", text), source
+        assert "importlib.import_module(\"swapfw_plugins" not in text, source
+
+
+def test_unknown_plugin_names_the_known_ones():
+    with pytest.raises(SwapfwError, match=r"unknown binariser 'nope' \(known: .*relu.*sign"):
+        plugins.get("binarisers", "nope")
+
+
+class _RaisesWhileRegistering:
+    @hookimpl
+    def register_proxies(self, register):
+        raise RuntimeError("cannot register today")
+
+
+class _RegistersOne:
+    name = "one"
+
+    def score(self, network, batch, *, seed):
+        return 1.0
+
+    @hookimpl
+    def register_proxies(self, register):
+        register(self)
+
+
+def test_a_plugin_that_raises_is_recorded_by_name_and_others_still_load():
+    try:
+        plugins.register_plugin(_RaisesWhileRegistering(), name="grumpy")
+        plugins.register_plugin(_RegistersOne(), name="fine")
+        registry = plugins.get_registry()
+        assert "one" in registry.names("proxies")
+        broken = {b.plugin: b.error for b in registry.broken}
+        assert broken["grumpy"] == "RuntimeError: cannot register today"
+        assert "swap" in registry.names("proxies")
+    finally:
+        plugins._extra.clear()
+        plugins.reset()
+
+
+@pytest.fixture(scope="module")
+def installed_example(tmp_path_factory):
+    """Build and install tests/plugin_example into a private target folder, as pip would for a user."""
+    target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("src") / "plugin_example"
+    shutil.copytree(EXAMPLE, source)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--target", str(target), str(source)], check=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(target), env.get("PYTHONPATH", "")])
+    return env
+
+
+def swapfw_cli(env, *args):
+    return subprocess.run([sys.executable, "-m", "swapfw", *args], env=env, capture_output=True, text=True)
+
+
+def test_third_party_plugins_are_listed_with_their_distribution(installed_example):
+    out = swapfw_cli(installed_example, "plugins", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    listing = json.loads(out.stdout)
+    proxies = {p["name"]: p["distribution"] for p in listing["proxies"]}
+    binarisers = {b["name"]: b["distribution"] for b in listing["binarisers"]}
+    assert proxies["conv_count"] == "swapfw-example 0.1.0"
+    assert binarisers["centred"] == "swapfw-example 0.1.0"
+    assert proxies["swap"].startswith("swapfw ")
+    broken = {b["plugin"]: b["error"] for b in listing["broken"]}
+    assert broken["example_broken_import"] == "ImportError: this plugin is broken on purpose"
+    table = swapfw_cli(installed_example, "plugins")
+    assert "conv_count" in table.stdout and "centred" in table.stdout
+    assert "broken plugin example_broken_import" in table.stderr and "Traceback" not in table.stderr
+
+
+def test_third_party_proxy_and_binariser_work_from_the_cli(installed_example):
+    base = ["score", "nets:small_relu", "--format", "json", "--batch", "8"]
+    plain = json.loads(swapfw_cli(installed_example, *base).stdout)
+    out = swapfw_cli(installed_example, *base, "--proxy", "conv_count", "--binariser", "centred")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["proxies"] == {"conv_count": 2.0}
+    assert result["binarisers"] == {"relu": "centred"}
+    assert result["swap"] != plain["swap"]  # a different binarisation gives a different count
+
+
+def test_a_proxy_that_raises_is_reported_by_name_without_traceback(installed_example):
+    out = swapfw_cli(installed_example, "score", "nets:small_relu", "--proxy", "always_fails")
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "error: plugin 'always_fails (swapfw-example 0.1.0)' failed: ValueError: deliberate failure inside the plugin"]
