@@ -9,7 +9,7 @@ activations that are modules and its edges follow execution order rather than da
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import networkx as nx
 import torch

@@ -48,7 +48,6 @@ def test_same_seed_same_json_score():
 
 
 def _write_truncated_onnx(path):
-    import onnx
     from onnx import TensorProto, helper
 
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 import nets
 from swapfw.cli import cli
@@ -93,3 +92,57 @@ def CliRunner_invoke(*args):
     out = CliRunner().invoke(cli, list(args))
     assert out.exit_code == 0, out.output
     return out.output
+
+
+def test_fresh_process_scores_a_dynamo_export(tmp_path):
+    """The default exporter's opset-18 ops need swapfw's extra converters from the first call on."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxscript")
+    model = nets.ModuleActNet(nn.ReLU).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 3, 16, 16),), str(tmp_path / "d.onnx"), dynamo=True,
+                          dynamic_shapes={"x": {0: torch.export.Dim("N")}}, verbose=False)
+    out = subprocess.run([sys.executable, "-m", "swapfw", "score", str(tmp_path / "d.onnx"), "--format", "json"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["activation_sites"] == 2 and result["input_shape"] == [3, 16, 16] and result["swap"] > 0
+
+
+def _gemm_relu(path, dims):
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w1 = numpy_helper.from_array(rng.standard_normal((8, 4)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((3, 8)).astype(np.float32), "w2")
+    nodes = [helper.make_node("Gemm", ["x", "w1"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Gemm", ["r", "w2"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [w1, w2])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def test_hand_built_gemm_relu_scores_and_symbolic_dims_need_input_shape(tmp_path, capsys):
+    from swapfw.cli import main
+
+    fixed = _gemm_relu(tmp_path / "fixed.onnx", ["N", 4])
+    result = json.loads(CliRunner_invoke("score", str(fixed), "--format", "json", "--batch", "32"))
+    assert result["activation_sites"] == 1 and result["values"] == 8 and result["params"] == 8 * 4 + 3 * 8
+    assert result["flops"] == 8 * 4 + 3 * 8 and 1 <= result["swap"] <= 8
+
+    symbolic = _gemm_relu(tmp_path / "symbolic.onnx", ["N", "F"])
+    for args, message in [([], "symbolic dims: give --input-shape"), (["--input-shape", "5"], None)]:
+        with pytest.raises(SystemExit) as stop:
+            main(["score", str(symbolic), *args])
+        err = capsys.readouterr().err
+        assert stop.value.code == 1 and len(err.strip().splitlines()) == 1
+        if message:
+            assert message in err
+    assert json.loads(CliRunner_invoke("score", str(symbolic), "--input-shape", "4", "--format", "json"))["values"] == 8
+    with pytest.raises(SystemExit):
+        main(["score", str(fixed), "--input-shape", "5"])
+    assert "--input-shape 5 does not match the model's input 4" in capsys.readouterr().err
