@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .errors import PluginFailure, SwapfwError
+
 #: Up to this many samples the codes index a presence table (2**S booleans) instead of sorting.
 TABLE_MAX_SAMPLES = 24
 #: Values packed at a time: keeps the intermediate bytes and words in cache.
@@ -197,14 +199,17 @@ class PatternCounter:
 
 def binarise(binariser, value: torch.Tensor, samples: int) -> torch.Tensor:
     """Apply a binariser and check its contract: a bool tensor of the value's shape, (S, V) out."""
-    with torch.no_grad():
-        bits = binariser.binarise(value.detach())
-    if not isinstance(bits, torch.Tensor) or bits.dtype != torch.bool or bits.shape != value.shape:
-        raise TypeError(f"binariser {binariser.name!r} must return a bool tensor of shape "
-                        f"{tuple(value.shape)}, got {getattr(bits, 'dtype', type(bits))} "
-                        f"{tuple(getattr(bits, 'shape', ()))}")
     if value.dim() == 0 or value.shape[0] != samples:
-        raise ValueError(f"an activation of shape {tuple(value.shape)} has no batch axis of {samples}")
+        raise SwapfwError(f"an activation of shape {tuple(value.shape)} has no batch axis of {samples}")
+    try:
+        with torch.no_grad():
+            bits = binariser.binarise(value.detach())
+    except Exception as exc:
+        raise PluginFailure(f"binariser {binariser.name}", exc) from exc
+    if not isinstance(bits, torch.Tensor) or bits.dtype != torch.bool or bits.shape != value.shape:
+        raise SwapfwError(f"binariser {binariser.name!r} must return a bool tensor of shape "
+                          f"{tuple(value.shape)}, got {getattr(bits, 'dtype', type(bits))} "
+                          f"{tuple(getattr(bits, 'shape', ()))}")
     return bits.reshape(samples, -1)
 
 

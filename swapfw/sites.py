@@ -24,10 +24,6 @@ class Site:
     output: str  # node producing the post-activation value
     nodes: tuple[str, ...]  # every node the pattern covers
 
-    @property
-    def label(self) -> str:
-        return f"{self.kind}@{self.output}"
-
 
 def find_sites(graph: nx.DiGraph) -> list[Site]:
     """All activation sites in topological (execution) order."""

@@ -109,3 +109,33 @@ def test_random_init_is_seeded_and_scale_safe_without_normalisation():
     with_bn = initialise(nets.ModuleActNet(), "random", 3)
     assert with_bn.b1[0].weight.std() > 0.5  # N(0, 1), the paper's init, where BatchNorm follows
     assert with_bn.b1[1].training and not with_bn.training
+
+
+@pytest.mark.parametrize("behaviour, message", [
+    ("raise", "plugin 'binariser flaky' failed: RuntimeError: binariser broke"),
+    ("float", "binariser 'flaky' must return a bool tensor"),
+])
+def test_a_misbehaving_binariser_is_named(behaviour, message):
+    from swapfw import plugins
+    from swapfw.hookspecs import hookimpl
+
+    class Flaky:
+        name, tap, handles, default_for = "flaky", "output", frozenset({"relu"}), frozenset()
+
+        def binarise(self, value):
+            if behaviour == "raise":
+                raise RuntimeError("binariser broke")
+            return value.float()
+
+    class Plugin:
+        @hookimpl
+        def register_binarisers(self, register):
+            register(Flaky())
+
+    plugins.register_plugin(Plugin(), name="flaky-plugin")
+    try:
+        with pytest.raises(SwapfwError, match=message):
+            score(nets.ModuleActNet(), input_shape=(3, 8, 8), binariser="flaky")
+    finally:
+        plugins._extra.clear()
+        plugins.reset()
