@@ -144,6 +144,12 @@ def register_plugin(obj: object, name: str | None = None) -> None:
     reset()
 
 
+def unregister_plugin(name: str) -> None:
+    """Drop a plugin registered from code."""
+    _extra[:] = [(obj, n) for obj, n in _extra if n != name]
+    reset()
+
+
 def reset() -> None:
     """Forget the registry so the next lookup reloads every plugin."""
     global _registry

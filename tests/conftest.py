@@ -26,3 +26,19 @@ def device(request):
     if request.param == "cuda" and not torch.cuda.is_available():
         pytest.skip("no CUDA device on this machine")
     return request.param
+
+
+@pytest.fixture
+def temporary_plugin():
+    """Register plugin objects from code for one test; they are gone afterwards."""
+    from swapfw import plugins
+
+    names = []
+
+    def register(obj, name):
+        names.append(name)
+        plugins.register_plugin(obj, name=name)
+
+    yield register
+    for name in names:
+        plugins.unregister_plugin(name)

@@ -8,9 +8,21 @@ import torch.nn as nn
 
 import nets
 from swapfw.errors import SwapfwError
+from swapfw.hookspecs import hookimpl
 from swapfw.network import prepare
 from swapfw.regularise import auto_mu_sigma, size_factor
 from swapfw.score import count_patterns, score
+
+class BinariserPlugin:
+    """A plugin object registering one binariser."""
+
+    def __init__(self, binariser):
+        self.binariser = binariser
+
+    @hookimpl
+    def register_binarisers(self, register):
+        register(self.binariser)
+
 
 INPUTS = torch.randn(32, 3, 8, 8, generator=torch.Generator().manual_seed(0))
 
@@ -53,25 +65,13 @@ def test_prelu_with_negative_slope_differs_between_post_and_pre_activation():
     assert post < pre  # post-activation > 0 almost everywhere: few distinct patterns
 
 
-def test_override_that_handles_nothing_is_an_error():
+def test_override_that_handles_nothing_is_an_error(temporary_plugin):
     class OnlyTanh:
         name, tap, handles, default_for = "only_tanh", "output", frozenset({"tanh"}), frozenset()
 
-    from swapfw import plugins
-    from swapfw.hookspecs import hookimpl
-
-    class Plugin:
-        @hookimpl
-        def register_binarisers(self, register):
-            register(OnlyTanh())
-
-    plugins.register_plugin(Plugin(), name="only-tanh")
-    try:
-        with pytest.raises(SwapfwError, match="handles none of this model's activations"):
-            prepare(nets.ModuleActNet(nn.ReLU), input_shape=(3, 8, 8), binariser="only_tanh")
-    finally:
-        plugins._extra.clear()
-        plugins.reset()
+    temporary_plugin(BinariserPlugin(OnlyTanh()), "only-tanh")
+    with pytest.raises(SwapfwError, match="handles none of this model's activations"):
+        prepare(nets.ModuleActNet(nn.ReLU), input_shape=(3, 8, 8), binariser="only_tanh")
 
 
 def test_size_factor_is_the_papers_gaussian_in_millions():
@@ -115,10 +115,7 @@ def test_random_init_is_seeded_and_scale_safe_without_normalisation():
     ("raise", "plugin 'binariser flaky' failed: RuntimeError: binariser broke"),
     ("float", "binariser 'flaky' must return a bool tensor"),
 ])
-def test_a_misbehaving_binariser_is_named(behaviour, message):
-    from swapfw import plugins
-    from swapfw.hookspecs import hookimpl
-
+def test_a_misbehaving_binariser_is_named(behaviour, message, temporary_plugin):
     class Flaky:
         name, tap, handles, default_for = "flaky", "output", frozenset({"relu"}), frozenset()
 
@@ -127,15 +124,6 @@ def test_a_misbehaving_binariser_is_named(behaviour, message):
                 raise RuntimeError("binariser broke")
             return value.float()
 
-    class Plugin:
-        @hookimpl
-        def register_binarisers(self, register):
-            register(Flaky())
-
-    plugins.register_plugin(Plugin(), name="flaky-plugin")
-    try:
-        with pytest.raises(SwapfwError, match=message):
-            score(nets.ModuleActNet(), input_shape=(3, 8, 8), binariser="flaky")
-    finally:
-        plugins._extra.clear()
-        plugins.reset()
+    temporary_plugin(BinariserPlugin(Flaky()), "flaky-plugin")
+    with pytest.raises(SwapfwError, match=message):
+        score(nets.ModuleActNet(), input_shape=(3, 8, 8), binariser="flaky")

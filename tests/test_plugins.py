@@ -55,18 +55,16 @@ class _RegistersOne:
         register(self)
 
 
-def test_a_plugin_that_raises_is_recorded_by_name_and_others_still_load():
-    try:
-        plugins.register_plugin(_RaisesWhileRegistering(), name="grumpy")
-        plugins.register_plugin(_RegistersOne(), name="fine")
-        registry = plugins.get_registry()
-        assert "one" in registry.names("proxies")
-        broken = {b.plugin: b.error for b in registry.broken}
-        assert broken["grumpy"] == "RuntimeError: cannot register today"
-        assert "swap" in registry.names("proxies")
-    finally:
-        plugins._extra.clear()
-        plugins.reset()
+def test_a_plugin_that_raises_is_recorded_by_name_and_others_still_load(temporary_plugin):
+    temporary_plugin(_RaisesWhileRegistering(), "grumpy")
+    temporary_plugin(_RegistersOne(), "fine")
+    registry = plugins.get_registry()
+    assert "one" in registry.names("proxies")
+    broken = {b.plugin: b.error for b in registry.broken}
+    assert broken["grumpy"] == "RuntimeError: cannot register today"
+    assert "swap" in registry.names("proxies")
+    plugins.unregister_plugin("grumpy")
+    assert not plugins.get_registry().broken
 
 
 @pytest.fixture(scope="module")
