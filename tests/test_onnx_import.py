@@ -55,10 +55,17 @@ def _export(model: torch.nn.Module, example: torch.Tensor, path, setting: str) -
         warnings.simplefilter("ignore")
         if setting.startswith("dynamo"):
             pytest.importorskip("onnxscript")
-            torch.onnx.export(
-                model, (example,), str(path), dynamo=True, opset_version=int(setting[6:]),
-                input_names=["input"], dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
-            )
+            # torch.export specialises a batch of 1 to a constant on older torch (2.9): export at 2.
+            example = example.expand(2, *example.shape[1:]).contiguous()
+            try:
+                torch.onnx.export(
+                    model, (example,), str(path), dynamo=True, opset_version=int(setting[6:]),
+                    input_names=["input"], dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
+                )
+            except Exception as exc:  # the exporter's limit, not ours (torch 2.9 on shufflenet)
+                if "Constraints violated" not in str(exc):
+                    raise
+                pytest.skip(f"torch {torch.__version__}'s dynamo exporter cannot keep this model's batch dynamic")
         else:
             torch.onnx.export(
                 model, (example,), str(path), dynamo=False, opset_version=int(setting[6:]),
@@ -125,10 +132,10 @@ def test_torchvision_models_match_onnxruntime(name, setting, torch_models, tmp_p
     assert isinstance(module, torch.fx.GraphModule)
     assert shape == (3, H, W)
 
-    x = np.random.RandomState(0).randn(2, 3, H, W).astype(np.float32)  # batch 2 != export batch 1
+    x = np.random.RandomState(0).randn(3, 3, H, W).astype(np.float32)  # batch 3: not the export's batch
     ref = _ort(path, x)
     out = _torch(module, x)
-    assert out.shape == ref.shape == (2, 1000)
+    assert out.shape == ref.shape == (3, 1000)
     scale = float(np.abs(ref).max())
     assert scale > 1e-2  # calibrated: a real comparison, not of ~0 against ~0
     # float32 summation order differs between runtimes; eager torch is as far from onnxruntime.
