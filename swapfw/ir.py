@@ -53,8 +53,13 @@ class ModelIR:
         return counts
 
 
-def build_ir(module: nn.Module, example: torch.Tensor) -> ModelIR:
-    """Trace ``module`` (or take its fx graph) and describe it; ``example`` fixes the shapes."""
+def build_ir(module: nn.Module, example: torch.Tensor, constants_are_weights: bool = False) -> ModelIR:
+    """Trace ``module`` (or take its fx graph) and describe it; ``example`` fixes the shapes.
+
+    ``constants_are_weights``: count float constant tensors (not just nn.Parameters) as
+    parameters. ONNX has no such distinction: an initializer that feeds a MatMul is a weight,
+    and onnx2torch keeps it as a buffer.
+    """
     try:
         gm = module if isinstance(module, torch.fx.GraphModule) else torch.fx.symbolic_trace(module)
     except Exception as exc:  # fx cannot trace data-dependent control flow and friends
@@ -66,8 +71,11 @@ def build_ir(module: nn.Module, example: torch.Tensor) -> ModelIR:
         except Exception as exc:
             raise _run_error(exc, example) from None
         ShapeProp(gm).propagate(example)
-    graph = _fx_to_networkx(gm)
+    graph = _fx_to_networkx(gm, constants_are_weights)
     total = sum(p.numel() for p in module.parameters())
+    if constants_are_weights:  # parameters are counted once above; add the constant weights
+        constants = {str(n.target): _fetch_attr(gm, n.target) for n in gm.graph.nodes if n.op == "get_attr"}
+        total += sum(v.numel() for v in constants.values() if _is_weight(v) and not isinstance(v, nn.Parameter))
     return ModelIR(graph, gm, find_sites(graph), traced=True, params=total,
                    input_shape=tuple(example.shape[1:]))
 
@@ -84,13 +92,13 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def _fx_to_networkx(gm: torch.fx.GraphModule) -> nx.DiGraph:
+def _fx_to_networkx(gm: torch.fx.GraphModule, constants_are_weights: bool) -> nx.DiGraph:
     modules = dict(gm.named_modules())
     graph = nx.DiGraph()
     for node in gm.graph.nodes:
         op_type, attrs = _classify(node, modules, gm)
         shape = _shape(node)
-        params = _node_params(node, modules, gm)
+        params = _node_params(node, modules, gm, constants_are_weights)
         graph.add_node(node.name, op=node.op, type=op_type, target=str(node.target), attrs=attrs,
                        params=params, shape=shape, flops=0)
         for pred in node.all_input_nodes:
@@ -132,13 +140,19 @@ def _shape(node: torch.fx.Node) -> tuple[int, ...] | None:
     return tuple(int(d) for d in shape) if shape is not None else None
 
 
-def _node_params(node: torch.fx.Node, modules: dict, gm: nn.Module) -> int:
+def _node_params(node: torch.fx.Node, modules: dict, gm: nn.Module, constants_are_weights: bool) -> int:
     if node.op == "call_module":
         return sum(p.numel() for p in modules[node.target].parameters())
     if node.op == "get_attr":
         value = _fetch_attr(gm, node.target)
-        return value.numel() if isinstance(value, nn.Parameter) else 0
+        if isinstance(value, nn.Parameter) or (constants_are_weights and _is_weight(value)):
+            return value.numel()
     return 0
+
+
+def _is_weight(value) -> bool:
+    """A float tensor of more than one element: a weight when it comes from an ONNX initializer."""
+    return isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel() > 1
 
 
 def _per_sample(shape: tuple[int, ...] | None) -> int:

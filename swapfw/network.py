@@ -68,7 +68,7 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
     dev = _device(device)
     loaded.module.to(dev)
     example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(seed)).to(dev)
-    ir = build_ir(loaded.module, example)
+    ir = build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx")
     return Network(loaded, ir, bind(ir, get_registry(), binariser), dev)
 
 

@@ -146,3 +146,18 @@ def test_hand_built_gemm_relu_scores_and_symbolic_dims_need_input_shape(tmp_path
     with pytest.raises(SystemExit):
         main(["score", str(fixed), "--input-shape", "5"])
     assert "--input-shape 5 does not match the model's input 4" in capsys.readouterr().err
+
+
+def test_onnx_matmul_weights_count_as_parameters(tmp_path):
+    """onnx2torch keeps a MatMul's initializer as a buffer; it is still a weight of the model."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 8), dtype=np.float32), "w")
+    bias = numpy_helper.from_array(np.full(8, 0.1, dtype=np.float32), "b")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["h"]),
+             helper.make_node("Relu", ["h"], ["y"])]
+    graph = helper.make_graph(nodes, "mm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8])], [weight, bias])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "mm.onnx"))
+    result = json.loads(CliRunner_invoke("score", str(tmp_path / "mm.onnx"), "--format", "json"))
+    assert result["params"] == 4 * 8 + 8 and result["flops"] == 4 * 8
