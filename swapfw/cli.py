@@ -20,6 +20,23 @@ def _shape(text: str | None):
         raise click.BadParameter(f"expected C,H,W integers, got {text!r}") from None
 
 
+def _options(pairs) -> dict:
+    """KEY=VALUE pairs -> dict, values as int or float where they read as one."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}")
+        for kind in (int, float):
+            try:
+                value = kind(value)
+                break
+            except ValueError:
+                continue
+        options[key] = value
+    return options
+
+
 @click.group()
 @click.version_option(package_name="swapfw")
 def cli():
@@ -40,13 +57,16 @@ def cli():
 @click.option("--sigma", default=None, help="Regularisation width, in millions squared.")
 @click.option("--binariser", default=None, help="Use this binariser for every site it handles.")
 @click.option("--proxy", "proxies", multiple=True, help="Also compute this proxy plugin (repeatable).")
+@click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
+              help="Build option of a SPACE:ARCH model, e.g. classes=100 (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def score(model, data, batch, input_shape, seed, device, init, mu, sigma, binariser, proxies, fmt):
+def score(model, data, batch, input_shape, seed, device, init, mu, sigma, binariser, proxies, space_options, fmt):
     """Score MODEL: an .onnx file, package.module:callable, or SPACE:ARCH."""
     from .score import score as run
 
     result = run(model, data=data, batch=batch, input_shape=_shape(input_shape), seed=seed, device=device,
-                 init=init, mu=mu, sigma=sigma, binariser=binariser, proxies=tuple(proxies))
+                 init=init, mu=mu, sigma=sigma, binariser=binariser, proxies=tuple(proxies),
+                 build_options=_options(space_options))
     if fmt == "json":
         click.echo(json.dumps(result.to_dict()))
         return
@@ -65,6 +85,103 @@ def score(model, data, batch, input_shape, seed, device, init, mu, sigma, binari
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _correlate_with_progress(settings) -> dict:
+    from .correlate import Correlation
+
+    job = Correlation(settings)  # bad settings fail here, before the bar is drawn
+    with click.progressbar(length=job.total, label=f"{settings.space} vs {settings.metric}", file=sys.stderr) as bar:
+        return job.run(progress=bar.update)
+
+
+def _finish(report: dict, plot: str | None, save: str | None) -> dict:
+    """Write the optional files; return the summary (the report without per-architecture scores)."""
+    if save:
+        with open(save, "w") as fh:
+            json.dump(report, fh)
+    if plot:
+        from .plot import scatter
+
+        scatter(report, plot)
+    return {k: v for k, v in report.items() if k != "per_seed"}
+
+
+def _print_correlation(summary: dict) -> None:
+    click.echo(f"{summary['space']}  {summary['metric']}  {summary['samples']} archs x seeds "
+               f"{','.join(map(str, summary['seeds']))}  data {summary['data']}  batch {summary['batch']}")
+    click.echo(f"{'proxy':<12} {'spearman':>16} {'kendall':>16} {'seconds':>9}")
+    rows = sorted(summary["proxies"].items(), key=lambda kv: -(kv[1]["spearman_mean"]
+                                                            if kv[1]["spearman_mean"] == kv[1]["spearman_mean"] else -9))
+    for name, r in rows:
+        click.echo(f"{name:<12} {r['spearman_mean']:>8.3f} ± {r['spearman_std']:.3f} "
+                   f"{r['kendall_mean']:>8.3f} ± {r['kendall_std']:.3f} {r['seconds']:>9.1f}")
+    for note in summary["notes"]:
+        click.echo(f"note: {note}")
+
+
+@cli.command()
+@click.option("--space", required=True, help="Search-space plugin, e.g. nb201.")
+@click.option("--truth", required=True, help="CSV with an architecture column and metric columns.")
+@click.option("--metric", required=True, help="The ground-truth column to correlate with.")
+@click.option("--arch-column", default=None, help="Architecture column (default: arch, else arch_str).")
+@click.option("--proxies", default="swap,regswap,params,flops", show_default=True, help="Comma-separated proxies.")
+@click.option("--samples", default=1000, show_default=True, help="Architectures drawn per seed.")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
+@click.option("--data", default="gaussian", show_default=True, help="As for score.")
+@click.option("--batch", default=16, show_default=True, help="Samples S in the mini-batch.")
+@click.option("--repeats", default=1, show_default=True, help="Average SWAP over N re-initialisations.")
+@click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
+              help="Build option of the scoring network, e.g. classes=100, channels=8, cells=1.")
+@click.option("--input-shape", default=None, help="C,H,W per sample (default: the space's).")
+@click.option("--mu", default="auto", show_default=True, help="Regularisation centre (millions) or auto.")
+@click.option("--sigma", default="auto", show_default=True, help="Regularisation width or auto.")
+@click.option("--binariser", default=None)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the score cache.")
+@click.option("--plot", default=None, help="Write a score-vs-truth scatter PNG (needs matplotlib).")
+@click.option("--save", default=None, help="Write the full report, with every score, as JSON.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def correlate(space, truth, metric, arch_column, proxies, samples, seeds, data, batch, repeats, space_options,
+              input_shape, mu, sigma, binariser, device, cache, no_cache, plot, save, fmt):
+    """Spearman and Kendall correlation of proxies with a ground-truth metric."""
+    from .correlate import CorrelateSettings
+
+    settings = CorrelateSettings(
+        space=space, truth=truth, metric=metric, proxies=[p for p in proxies.split(",") if p],
+        samples=samples, seeds=_ints(seeds), data=data, batch=batch, repeats=repeats, arch_column=arch_column,
+        build_options=_options(space_options), input_shape=_shape(input_shape), mu=mu, sigma=sigma,
+        binariser=binariser, device=device, cache="" if no_cache else cache)
+    summary = _finish(_correlate_with_progress(settings), plot, save)
+    click.echo(json.dumps(summary)) if fmt == "json" else _print_correlation(summary)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite).")
+def run(spec, fmt, cache):
+    """Run a declarative experiment spec (TOML): every [[correlate]] table in it, in order."""
+    from .specs import load_spec
+
+    summaries = []
+    for settings, outputs in load_spec(spec):
+        if cache is not None:
+            settings.cache = cache
+        summary = _finish(_correlate_with_progress(settings), outputs.get("plot"), outputs.get("save"))
+        summaries.append(summary)
+        if fmt == "table":
+            _print_correlation(summary)
+    if fmt == "json":
+        click.echo(json.dumps({"spec": spec, "runs": summaries}))
 
 
 @cli.command()

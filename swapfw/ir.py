@@ -8,6 +8,8 @@ activations that are modules and its edges follow execution order rather than da
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from dataclasses import dataclass
 
@@ -65,12 +67,11 @@ def build_ir(module: nn.Module, example: torch.Tensor, constants_are_weights: bo
     except Exception as exc:  # fx cannot trace data-dependent control flow and friends
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         return _hook_ir(module, example, reason)
-    with torch.no_grad():
-        try:  # a plain run first: ShapeProp prints a traceback of its own when the model fails
-            gm(example)
+    with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints tracebacks
+        try:
+            ShapeProp(gm).propagate(example)
         except Exception as exc:
-            raise _run_error(exc, example) from None
-        ShapeProp(gm).propagate(example)
+            raise _run_error(exc.__cause__ or exc, example) from None
     graph = _fx_to_networkx(gm, constants_are_weights)
     total = sum(p.numel() for p in module.parameters())
     if constants_are_weights:  # parameters are counted once above; add the constant weights

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -25,6 +25,8 @@ class Network:
     ir: ModelIR
     binding: Binding
     device: torch.device
+    settings: dict = field(default_factory=dict)  # protocol settings proxies may read (mu, sigma, repeats)
+    memo: dict = field(default_factory=dict)  # results shared between proxies on the same batch
 
     @functools.cached_property
     def probe(self) -> Probe:
@@ -60,16 +62,17 @@ def resolve_input_shape(declared, requested) -> tuple[int, ...]:
 
 
 def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, device: str = "cpu",
-            binariser: str | None = None) -> Network:
+            binariser: str | None = None, build_options: dict | None = None, settings: dict | None = None) -> Network:
     """Load, initialise, trace and bind a model; the one-way path import -> IR -> binding."""
-    loaded = load_model(model)
+    loaded = load_model(model, build_options)
     shape = resolve_input_shape(loaded.input_shape, input_shape)
     initialise(loaded.module, init, seed)
     dev = _device(device)
     loaded.module.to(dev)
     example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(seed)).to(dev)
     ir = build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx")
-    return Network(loaded, ir, bind(ir, get_registry(), binariser), dev)
+    settings = dict(settings or {}, init=init)
+    return Network(loaded, ir, bind(ir, get_registry(), binariser), dev, settings)
 
 
 def _device(name: str) -> torch.device:

@@ -13,6 +13,7 @@ from .errors import SwapfwError, is_out_of_memory
 from .network import Network, prepare
 from .plugins import call, get_registry
 from .regularise import parse_mu_sigma, size_factor
+from .weights import initialise
 
 
 @dataclass
@@ -71,11 +72,12 @@ def _check_finite(output) -> None:
 
 def score(model, *, data: str = "gaussian", batch: int = 16, input_shape=None, seed: int = 0,
           device: str = "cpu", init: str = "random", mu=None, sigma=None, binariser: str | None = None,
-          proxies: tuple[str, ...] = ()) -> ScoreResult:
+          proxies: tuple[str, ...] = (), build_options: dict | None = None) -> ScoreResult:
     """Score a model: an .onnx path, ``package.module:callable``, ``SPACE:ARCH`` or an nn.Module."""
     start = time.perf_counter()
     mu, sigma = _regularisation(mu, sigma)
-    network = prepare(model, input_shape=input_shape, init=init, seed=seed, device=device, binariser=binariser)
+    network = prepare(model, input_shape=input_shape, init=init, seed=seed, device=device, binariser=binariser,
+                      build_options=build_options, settings={"mu": mu, "sigma": sigma})
     inputs = load_batch(data, batch, network.input_shape, seed)
     counts = count_patterns(network, inputs.inputs)
     params = network.ir.params
@@ -100,10 +102,51 @@ def _regularisation(mu, sigma) -> tuple[float | None, float | None]:
     return mu, sigma
 
 
+@dataclass
+class PatternSummary:
+    """Pattern counts averaged over ``repeats`` re-initialisations (exact integers for one)."""
+
+    swap: float
+    standard_patterns: float
+    values: int
+
+
+def measure_patterns(network: Network, inputs: torch.Tensor, *, seed: int, repeats: int = 1) -> PatternSummary:
+    """SWAP and |A| averaged over re-initialisations; shared by every proxy on the same batch.
+
+    Repeat r draws its weights from seed ``seed`` for r = 0 (so one repeat equals plain
+    scoring) and from a seed derived from (seed, r) after that.
+    """
+    key = (id(inputs), seed, repeats)
+    if key in network.memo:
+        return network.memo[key][1]
+    if repeats < 1:
+        raise SwapfwError(f"--repeats must be at least 1, got {repeats}")
+    if repeats > 1 and network.settings.get("init") == "keep":
+        raise SwapfwError("--repeats re-initialises the weights; it cannot be combined with --init keep")
+    counts = []
+    for r in range(repeats):
+        if network.settings.get("init", "random") == "random":
+            initialise(network.loaded.module, "random", seed if r == 0 else hash((seed, r)) & 0x7FFFFFFF)
+        counts.append(count_patterns(network, inputs))
+    summary = PatternSummary(sum(c.swap for c in counts) / repeats,
+                             sum(c.standard_patterns for c in counts) / repeats, counts[0].values)
+    network.memo[key] = (inputs, summary)  # keep inputs alive so its id is not reused
+    return summary
+
+
 def run_proxy(name: str, network: Network, batch: Batch, seed: int) -> float:
-    """Run a proxy plugin by name; its failure is reported with its name, never a traceback."""
+    """Run a proxy plugin by name; its failure is reported with its name, never a traceback.
+
+    A derived proxy (``derived_from``) combines the values of the proxies it names.
+    """
     entry = get_registry().entry("proxies", name)
-    value = call(entry, "score", network, batch, seed=seed)
+    parts = getattr(entry.obj, "derived_from", None)
+    if parts:
+        values = {part: run_proxy(part, network, batch, seed) for part in parts}
+        value = call(entry, "combine", values, network.settings)
+    else:
+        value = call(entry, "score", network, batch, seed=seed)
     try:
         return float(value)
     except (TypeError, ValueError):

@@ -1,7 +1,18 @@
-"""Proxies from the pattern engine: ``swap`` (SWAP-Score) and ``patterns`` (|A|, Definition 3.1)."""
+"""Proxies from the pattern engine: ``swap`` (SWAP-Score), ``patterns`` (|A|) and ``regswap``.
+
+``swap`` and ``patterns`` average over ``network.settings["repeats"]`` re-initialisations.
+``regswap`` is derived: SWAP times the size factor f(theta) with ``mu``/``sigma`` from the
+network's settings (Definitions 3.4-3.5).
+"""
 
 from swapfw import hookimpl
-from swapfw.score import count_patterns
+from swapfw.errors import SwapfwError
+from swapfw.regularise import size_factor
+from swapfw.score import measure_patterns
+
+
+def _patterns(network, batch, seed):
+    return measure_patterns(network, batch.inputs, seed=seed, repeats=network.settings.get("repeats", 1))
 
 
 class SwapScore:
@@ -10,7 +21,7 @@ class SwapScore:
     needs = frozenset({"patterns"})
 
     def score(self, network, batch, *, seed):
-        return count_patterns(network, batch.inputs).swap
+        return _patterns(network, batch, seed).swap
 
 
 class StandardPatterns:
@@ -19,10 +30,24 @@ class StandardPatterns:
     needs = frozenset({"patterns"})
 
     def score(self, network, batch, *, seed):
-        return count_patterns(network, batch.inputs).standard_patterns
+        return _patterns(network, batch, seed).standard_patterns
+
+
+class RegularisedSwap:
+    name = "regswap"
+    description = "SWAP x exp(-((params in M - mu)^2 / sigma))"
+    needs = frozenset({"patterns"})
+    derived_from = ("swap", "params")
+
+    def combine(self, values, settings):
+        mu, sigma = settings.get("mu"), settings.get("sigma")
+        if not isinstance(mu, float) or not isinstance(sigma, float):
+            raise SwapfwError("regswap needs numeric mu and sigma (--mu/--sigma)")
+        return values["swap"] * size_factor(int(values["params"]), mu, sigma)
 
 
 @hookimpl
 def register_proxies(register):
     register(SwapScore())
     register(StandardPatterns())
+    register(RegularisedSwap())

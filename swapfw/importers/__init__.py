@@ -20,8 +20,11 @@ class LoadedModel:
     space: object | None = None
 
 
-def load_model(source: str | nn.Module) -> LoadedModel:
-    """Resolve a model source string (or pass an nn.Module through)."""
+def load_model(source: str | nn.Module, build_options: dict | None = None) -> LoadedModel:
+    """Resolve a model source string (or pass an nn.Module through).
+
+    ``build_options`` go to a search space's ``build`` (e.g. classes, channels, cells).
+    """
     if isinstance(source, nn.Module):
         return LoadedModel(source, None, type(source).__name__, "module")
     if not isinstance(source, str) or not source:
@@ -31,6 +34,10 @@ def load_model(source: str | nn.Module) -> LoadedModel:
 
         module, shape = load_onnx(source)
         return LoadedModel(module, shape, source, "onnx")
+    if build_options:
+        prefix = source.partition(":")[0]
+        if prefix not in get_registry().entries["spaces"]:
+            raise SwapfwError(f"build options ({', '.join(build_options)}) apply to SPACE:ARCH models only")
     prefix, sep, rest = source.partition(":")
     if not sep:
         raise SwapfwError(f"{source!r} is not a file, and not of the form package.module:callable or SPACE:ARCH")
@@ -39,7 +46,7 @@ def load_model(source: str | nn.Module) -> LoadedModel:
         entry = registry.entry("spaces", prefix)
         from ..plugins import call
 
-        module = call(entry, "build", rest)
+        module = call(entry, "build", rest, **(build_options or {}))
         return LoadedModel(module, tuple(entry.obj.input_shape), source, "space", entry.obj)
     from .python import load_callable
 

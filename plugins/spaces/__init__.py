@@ -1,0 +1,1 @@
+"""Bundled search-space plugins: each module registers one space through ``register_spaces``."""

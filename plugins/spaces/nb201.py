@@ -1,0 +1,249 @@
+"""NAS-Bench-201 (Dong & Yang, ICLR 2020) as a swapfw search space.
+
+A cell is a DAG of 4 nodes; each of its 6 edges ``j <- i`` (i < j) carries one of 5 ops, so the
+space holds 5**6 = 15,625 architectures. An architecture string lists the edges node by node:
+``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, where ``op~i`` is the op on the edge from node i.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import operator
+import random
+
+import torch.nn as nn
+
+from swapfw import SwapfwError, hookimpl
+
+#: the NB201 op set, in the benchmark's own order (its generation order depends on it)
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: (target, source) of each edge, in string order
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+FORM = "|OP~0|+|OP~0|OP~1|+|OP~0|OP~1|OP~2|"
+SIZE = len(OPS) ** len(EDGES)
+#: seed of the benchmark's one shuffle of its generated list (AutoDL-Projects, NAS-Bench-201 meta info)
+OFFICIAL_SHUFFLE_SEED = 88
+
+
+def _bad(arch: object, reason: str) -> SwapfwError:
+    """One-line error naming the string, what is wrong, and the form expected."""
+    shown = repr(arch) if len(repr(arch)) <= 120 else repr(arch)[:117] + "..."
+    return SwapfwError(f"bad NB201 architecture {shown}: {reason}; expected {FORM} "
+                       f"with OP one of {', '.join(OPS)}")
+
+
+def _parse_node(arch: str, target: int, text: str) -> list[str]:
+    """The ops of one node's ``|op~0|op~1|...|`` group, checked edge by edge."""
+    if len(text) < 2 or not (text.startswith("|") and text.endswith("|")):
+        raise _bad(arch, f"node {target} {text!r} is not enclosed in | bars")
+    edges = text[1:-1].split("|")
+    if len(edges) != target:
+        raise _bad(arch, f"node {target} has {len(edges)} inputs, needs {target}")
+    ops = []
+    for source, edge in enumerate(edges):
+        op, sep, index = edge.partition("~")
+        if not sep:
+            raise _bad(arch, f"edge {edge!r} of node {target} lacks ~INPUT")
+        if index != str(source):
+            raise _bad(arch, f"edge {edge!r} of node {target} must read from node {source}, not {index!r}")
+        if op not in OPS:
+            raise _bad(arch, f"unknown op {op!r}")
+        ops.append(op)
+    return ops
+
+
+def parse_arch(arch: str) -> tuple[str, ...]:
+    """String -> the 6 ops in edge order; strict, because a typo must not score a different net."""
+    if not isinstance(arch, str) or not arch.strip():
+        raise _bad(arch, "it is empty" if isinstance(arch, str) else f"it is a {type(arch).__name__}, not a string")
+    nodes = arch.strip().split("+")
+    if len(nodes) != 3:
+        raise _bad(arch, f"it has {len(nodes)} '+'-separated nodes, NB201 cells have 3")
+    return tuple(op for target, text in enumerate(nodes, 1) for op in _parse_node(arch, target, text))
+
+
+def format_ops(ops) -> str:
+    """The 6 ops in edge order -> the benchmark's string (inverse of parse_arch)."""
+    ops = tuple(ops)
+    if len(ops) != len(EDGES) or any(op not in OPS for op in ops):
+        raise SwapfwError(f"NB201 needs 6 ops from {', '.join(OPS)}, got {ops!r}")
+    groups = [[f"{ops[k]}~{source}" for k, (t, source) in enumerate(EDGES) if t == target] for target in (1, 2, 3)]
+    return "+".join("|" + "|".join(group) + "|" for group in groups)
+
+
+@functools.cache
+def official_order() -> tuple[str, ...]:
+    """All 15,625 strings in the benchmark's index order.
+
+    NAS-Bench-201 generated every cell as the product over edges in edge order with ops in
+    ``OPS`` order, then shuffled that list once with Python's ``random`` seeded 88; the index
+    is the position after the shuffle (checked against the published index in the tests).
+    """
+    archs = [format_ops(ops) for ops in itertools.product(OPS, repeat=len(EDGES))]
+    random.Random(OFFICIAL_SHUFFLE_SEED).shuffle(archs)
+    return tuple(archs)
+
+
+def _ops_of_number(number: int) -> tuple[str, ...]:
+    """Position in the product order -> ops, so sampling needs no enumeration."""
+    digits = []
+    for _ in EDGES:
+        number, digit = divmod(number, len(OPS))
+        digits.append(OPS[digit])
+    return tuple(reversed(digits))
+
+
+# --- the network ---------------------------------------------------------------------------
+
+
+def _relu_conv_bn(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    """NB201's ReLUConvBN: the op on conv edges and both halves of the reduction block."""
+    return nn.Sequential(nn.ReLU(), nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
+                         nn.BatchNorm2d(cout))
+
+
+class Zero(nn.Module):
+    """The ``none`` op: zeros shaped like the input, as ``x.mul(0.)`` so torch.fx can trace it."""
+
+    def forward(self, x):
+        return x.mul(0.0)
+
+
+def _edge_op(op: str, channels: int) -> nn.Module:
+    """One edge's module; cells keep their width, so pooling needs no 1x1 preprocessing."""
+    if op == "none":
+        return Zero()
+    if op == "skip_connect":
+        return nn.Identity()
+    if op == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    return _relu_conv_bn(channels, channels, 1 if op == "nor_conv_1x1" else 3)
+
+
+class Cell(nn.Module):
+    """Node j = sum of its incoming edges; the output is node 3."""
+
+    def __init__(self, ops: tuple[str, ...], channels: int):
+        super().__init__()
+        self.edges = nn.ModuleList(_edge_op(op, channels) for op in ops)
+
+    def forward(self, x):
+        nodes = [x]
+        for target in (1, 2, 3):
+            first = target * (target - 1) // 2  # index in EDGES of the edge target <- 0
+            terms = [self.edges[first + source](nodes[source]) for source in range(target)]
+            nodes.append(functools.reduce(operator.add, terms))
+        return nodes[3]
+
+
+class Reduction(nn.Module):
+    """NB201's ResNetBasicblock at stride 2: halves the resolution, changes the width."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv_a = _relu_conv_bn(cin, cout, 3, stride=2)
+        self.conv_b = _relu_conv_bn(cout, cout, 3)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, stride=2), nn.Conv2d(cin, cout, 1, bias=False))
+
+    def forward(self, x):
+        return self.shortcut(x) + self.conv_b(self.conv_a(x))
+
+
+class NB201Network(nn.Module):
+    """The benchmark's TinyNetwork: stem, 3 stages of cells joined by reductions, BN-ReLU head.
+
+    It returns the logits only (the benchmark's module also returns the pooled features).
+    """
+
+    def __init__(self, ops: tuple[str, ...], classes: int = 10, channels: int = 16, cells: int = 5):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        layers, width = [], channels
+        for stage in range(3):
+            if stage:
+                layers.append(Reduction(width, 2 * width))
+                width *= 2
+            layers += [Cell(ops, width) for _ in range(cells)]
+        self.cells = nn.Sequential(*layers)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(width, classes)
+
+    def forward(self, x):
+        x = self.lastact(self.cells(self.stem(x)))
+        return self.classifier(self.pool(x).flatten(1))
+
+
+def _positive(name: str, value) -> int:
+    """Build options come from users: refuse what would build a nonsense network."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SwapfwError(f"NB201 {name} must be a positive integer, got {value!r}")
+    return value
+
+
+# --- the plugin ------------------------------------------------------------------------------
+
+
+class NB201Space:
+    name = "nb201"
+    description = "NAS-Bench-201 cells: 6 edges x 5 ops, 15,625 archs"
+    input_shape = (3, 32, 32)
+    ops = OPS
+
+    def parse(self, arch: str) -> tuple[str, ...]:
+        """The 6 op names in edge order (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2)."""
+        return parse_arch(arch)
+
+    def format(self, ops) -> str:
+        """Inverse of parse."""
+        return format_ops(ops)
+
+    def canonical(self, arch: str) -> str:
+        """The normalised string; NB201's index has no isomorphism reduction, so nothing merges."""
+        return format_ops(parse_arch(arch))
+
+    def build(self, arch: str, *, classes: int = 10, channels: int = 16, cells: int = 5) -> nn.Module:
+        """The exact benchmark network (C=16, N=5 by default), randomly initialised."""
+        return NB201Network(parse_arch(arch), _positive("classes", classes), _positive("channels", channels),
+                            _positive("cells", cells))
+
+    def enumerate(self) -> list[str]:
+        """All 15,625 architectures in the official index order (see ``official_order``)."""
+        return list(official_order())
+
+    def sample(self, count: int, seed: int) -> list[str]:
+        """``count`` distinct archs drawn uniformly, the same for the same seed."""
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= SIZE:
+            raise SwapfwError(f"NB201 can sample 1 to {SIZE:,} distinct architectures, not {count!r}")
+        numbers = random.Random(seed).sample(range(SIZE), count)
+        return [format_ops(_ops_of_number(n)) for n in numbers]
+
+    def mutate(self, arch: str, rng: random.Random, kind: str = "op") -> str:
+        """Change one random edge; the result always differs from ``arch``.
+
+        ``op``: the edge gets a different op. ``connectivity``: NB201 expresses wiring through
+        ``none`` (a missing edge), so the edge toggles between ``none`` and a random other op.
+        """
+        ops = list(parse_arch(arch))
+        edge = rng.randrange(len(ops))
+        if kind == "op":
+            ops[edge] = rng.choice([op for op in OPS if op != ops[edge]])
+        elif kind == "connectivity":
+            ops[edge] = rng.choice(OPS[1:]) if ops[edge] == "none" else "none"
+        else:
+            raise SwapfwError(f"NB201 mutation kind must be 'op' or 'connectivity', not {kind!r}")
+        return format_ops(ops)
+
+    def crossover(self, a: str, b: str, rng: random.Random) -> tuple[str, str]:
+        """Uniform crossover: each edge of the first child comes from a or b, the second gets the other."""
+        pa, pb = parse_arch(a), parse_arch(b)
+        swap = [rng.random() < 0.5 for _ in EDGES]
+        first = [y if s else x for x, y, s in zip(pa, pb, swap)]
+        second = [x if s else y for x, y, s in zip(pa, pb, swap)]
+        return format_ops(first), format_ops(second)
+
+
+@hookimpl
+def register_spaces(register):
+    register(NB201Space())

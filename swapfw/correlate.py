@@ -1,0 +1,224 @@
+"""Rank correlation of proxies with ground truth over architectures sampled from a table.
+
+For each seed: draw ``samples`` architectures from the ground-truth table, draw the input
+batch with the same seed, score every proxy (through the score cache), then take Spearman's
+rho and Kendall's tau against the metric. Ground truth is only read after scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from . import __version__
+from .cache import ScoreCache
+from .data import load_batch
+from .errors import SwapfwError
+from .network import prepare
+from .plugins import get_registry
+from .regularise import auto_mu_sigma, parse_mu_sigma
+from .score import run_proxy
+from .truth import Truth, load_truth
+
+
+@dataclass
+class CorrelateSettings:
+    space: str
+    truth: str
+    metric: str
+    proxies: list[str]
+    samples: int = 1000
+    seeds: list[int] = field(default_factory=lambda: [0])
+    data: str = "gaussian"
+    batch: int = 16
+    repeats: int = 1
+    arch_column: str | None = None
+    build_options: dict = field(default_factory=dict)
+    input_shape: tuple[int, ...] | None = None
+    mu: float | str = "auto"
+    sigma: float | str = "auto"
+    binariser: str | None = None
+    device: str = "cpu"
+    cache: str | None = None  # None: the default cache file; "" : no cache
+
+    def protocol(self) -> str:
+        """Every setting besides space/arch/proxy/data/batch/seed that changes a score."""
+        return json.dumps({"repeats": self.repeats, "build": self.build_options, "binariser": self.binariser,
+                           "input_shape": list(self.input_shape or ()), "device": self.device}, sort_keys=True)
+
+
+class _NoCache:
+    def get(self, key):
+        return None
+
+    def put(self, key, value):
+        pass
+
+    def commit(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def _proxy_plan(names: list[str]) -> tuple[list[str], list[str]]:
+    """Split requested proxies into measured ones (with derived proxies' parts) and derived ones."""
+    registry = get_registry()
+    measured, derived = [], []
+    for name in names:
+        entry = registry.entry("proxies", name)
+        parts = getattr(entry.obj, "derived_from", None)
+        if parts:
+            derived.append(name)
+            measured += [p for p in parts if p not in measured]
+        elif name not in measured:
+            measured.append(name)
+    return measured, derived
+
+
+def _choose(truth: Truth, samples: int, seed: int) -> list[str]:
+    archs = list(truth.values)
+    if not 1 <= samples <= len(archs):
+        raise SwapfwError(f"--samples must be between 1 and the {len(archs)} architectures in {truth.path}")
+    return random.Random(seed).sample(archs, samples)
+
+
+def _correlations(scores: list[float], truth: list[float]) -> tuple[float, float, int]:
+    pairs = [(s, t) for s, t in zip(scores, truth) if math.isfinite(s) and math.isfinite(t)]
+    missing = len(scores) - len(pairs)
+    if len(pairs) < 3 or len({s for s, _ in pairs}) < 2:
+        return math.nan, math.nan, missing
+    x, y = zip(*pairs)
+    return float(stats.spearmanr(x, y).statistic), float(stats.kendalltau(x, y).statistic), missing
+
+
+class Correlation:
+    """A checked correlation job: everything that can be wrong with the settings fails here."""
+
+    def __init__(self, settings: CorrelateSettings):
+        self.settings = settings
+        self.space = get_registry().get("spaces", settings.space)
+        self.truth = load_truth(settings.truth, settings.metric, self.space, settings.arch_column)
+        self.measured, self.derived = _proxy_plan(settings.proxies)
+        self.mu, self.sigma = parse_mu_sigma(settings.mu), parse_mu_sigma(settings.sigma)
+        self.samples = {seed: _choose(self.truth, settings.samples, seed) for seed in settings.seeds}
+
+    @property
+    def total(self) -> int:
+        return sum(len(archs) for archs in self.samples.values())
+
+    def run(self, progress=None) -> dict:
+        """Score, then correlate; ``progress(n)`` is called after each architecture scored."""
+        settings, start = self.settings, time.perf_counter()
+        cache = ScoreCache(settings.cache) if settings.cache != "" else _NoCache()
+        shape = tuple(settings.input_shape or self.space.input_shape)
+        per_seed, seconds, cached = [], {}, 0
+        try:
+            for seed, archs in self.samples.items():
+                batch = load_batch(settings.data, settings.batch, shape, seed)
+                values = {p: [] for p in self.measured}
+                for arch in archs:
+                    scored, hits = _score_arch(settings, cache, arch, self.measured, batch, seed, shape, seconds)
+                    cached += hits
+                    for p in self.measured:
+                        values[p].append(scored[p])
+                    if progress:
+                        progress(1)
+                per_seed.append(self._correlate_seed(seed, archs, values))
+        finally:
+            cache.close()
+        return _report(settings, per_seed, seconds, cached, time.perf_counter() - start)
+
+    def _correlate_seed(self, seed: int, archs: list[str], values: dict) -> dict:
+        """Derived proxies from measured ones, then the correlations; truth is read only here."""
+        mu, sigma = _regularisation(self.mu, self.sigma, values.get("params"), self.derived)
+        registry = get_registry()
+        for name in self.derived:
+            proxy = registry.get("proxies", name)
+            values[name] = [float(proxy.combine({p: values[p][i] for p in proxy.derived_from},
+                                                {"mu": mu, "sigma": sigma})) for i in range(len(archs))]
+        targets = [self.truth.values[a] for a in archs]
+        names = self.settings.proxies
+        return {"seed": seed, "mu": mu, "sigma": sigma, "archs": archs, "truth": targets,
+                "scores": {p: values[p] for p in names},
+                "correlations": {p: _correlations(values[p], targets) for p in names}}
+
+
+def correlate(settings: CorrelateSettings, progress=None) -> dict:
+    """Check the settings, score every sampled architecture and correlate with the truth."""
+    return Correlation(settings).run(progress)
+
+
+def _regularisation(mu, sigma, sizes, derived) -> tuple[float | None, float | None]:
+    """Numbers as given; 'auto' from the sizes of the sampled architectures (never ground truth)."""
+    if not derived:
+        return None, None
+    if "auto" in (mu, sigma):
+        auto_mu, auto_sigma = auto_mu_sigma([int(s) for s in sizes])
+        mu = auto_mu if mu == "auto" else mu
+        sigma = auto_sigma if sigma == "auto" else sigma
+    return mu, sigma
+
+
+def _score_arch(settings, cache, arch, measured, batch, seed, shape, seconds) -> tuple[dict, int]:
+    """Cached values where present; otherwise build the network once and run what is missing."""
+    key = lambda proxy: (settings.space, arch, proxy, batch.source, settings.batch, seed,  # noqa: E731
+                         settings.protocol())
+    values = {p: cache.get(key(p)) for p in measured}
+    missing = [p for p, v in values.items() if v is None]
+    if missing:
+        network = prepare(f"{settings.space}:{arch}", input_shape=shape, seed=seed, device=settings.device,
+                          binariser=settings.binariser, build_options=settings.build_options,
+                          settings={"repeats": settings.repeats})
+        for proxy in missing:
+            tick = time.perf_counter()
+            values[proxy] = run_proxy(proxy, network, batch, seed)
+            seconds[proxy] = seconds.get(proxy, 0.0) + time.perf_counter() - tick
+            cache.put(key(proxy), values[proxy])
+        cache.commit()
+    return values, len(measured) - len(missing)
+
+
+def _report(settings: CorrelateSettings, per_seed: list[dict], seconds: dict, cached: int, wall: float) -> dict:
+    proxies = {}
+    for name in settings.proxies:
+        rho = [s["correlations"][name][0] for s in per_seed]
+        tau = [s["correlations"][name][1] for s in per_seed]
+        proxies[name] = {"spearman_mean": _mean(rho), "spearman_std": _std(rho), "kendall_mean": _mean(tau),
+                         "kendall_std": _std(tau), "seconds": round(seconds.get(name, 0.0), 3),
+                         "not_finite": sum(s["correlations"][name][2] for s in per_seed)}
+    return {"space": settings.space, "metric": settings.metric, "samples": settings.samples,
+            "seeds": list(settings.seeds), "proxies": proxies, "data": settings.data, "batch": settings.batch,
+            "repeats": settings.repeats, "build_options": settings.build_options,
+            "mu": [s["mu"] for s in per_seed], "sigma": [s["sigma"] for s in per_seed],
+            "cached_values": cached, "wall_seconds": round(wall, 2), "version": __version__,
+            "notes": _notes(settings), "per_seed": per_seed}
+
+
+def _mean(xs: list[float]) -> float:
+    finite = [x for x in xs if math.isfinite(x)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def _std(xs: list[float]) -> float:
+    finite = [x for x in xs if math.isfinite(x)]
+    return float(np.std(finite)) if finite else math.nan
+
+
+def _notes(settings: CorrelateSettings) -> list[str]:
+    notes = []
+    metric = settings.metric.lower()
+    if settings.data.startswith("cifar10:") and not metric.startswith("cifar10_"):
+        notes.append(f"the input batch is CIFAR-10 images; the metric {settings.metric} is for another dataset "
+                     "whose images are not available here")
+    return notes
+
+
+def settings_dict(settings: CorrelateSettings) -> dict:
+    return asdict(settings)

@@ -1,0 +1,54 @@
+"""Declarative experiment specs (TOML): each ``[[correlate]]`` table is one ``swapfw correlate`` run.
+
+Keys are the correlate options with underscores (``space``, ``truth``, ``metric``, ``proxies``,
+``samples``, ``seeds``, ``data``, ``batch``, ``repeats``, ``space_options``, ``input_shape``,
+``mu``, ``sigma``, ``binariser``, ``device``, ``arch_column``) plus optional ``plot`` and
+``save`` paths. Paths are taken relative to the directory swapfw runs in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from .correlate import CorrelateSettings
+from .errors import SwapfwError
+
+_OUTPUTS = ("plot", "save")
+_RENAMED = {"space_options": "build_options"}
+
+
+def load_spec(path: str) -> list[tuple[CorrelateSettings, dict]]:
+    file = Path(path)
+    if not file.is_file():
+        raise SwapfwError(f"spec {path} does not exist")
+    try:
+        spec = tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SwapfwError(f"spec {path} is not valid TOML: {exc}") from None
+    tables = spec.get("correlate")
+    if not isinstance(tables, list) or not tables:
+        raise SwapfwError(f"spec {path} has no [[correlate]] table")
+    return [_settings(table, path, i) for i, table in enumerate(tables, start=1)]
+
+
+def _settings(table: dict, path: str, index: int) -> tuple[CorrelateSettings, dict]:
+    known = {f.name for f in dataclasses.fields(CorrelateSettings)}
+    options, outputs = {}, {}
+    for key, value in table.items():
+        if key in _OUTPUTS:
+            outputs[key] = value
+            continue
+        name = _RENAMED.get(key, key)
+        if name not in known:
+            raise SwapfwError(f"spec {path}, correlate #{index}: unknown key {key!r}")
+        options[name] = value
+    if isinstance(options.get("proxies"), str):
+        options["proxies"] = [p for p in options["proxies"].split(",") if p]
+    if "input_shape" in options:
+        options["input_shape"] = tuple(options["input_shape"])
+    missing = [k for k in ("space", "truth", "metric", "proxies") if k not in options]
+    if missing:
+        raise SwapfwError(f"spec {path}, correlate #{index}: missing {', '.join(missing)}")
+    return CorrelateSettings(**options), outputs
