@@ -18,7 +18,7 @@ import torch.nn as nn
 import torchvision
 
 from swapfw.network import prepare
-from swapfw.score import count_patterns
+from swapfw.scoring import count_patterns
 
 
 class ReluConvBn(nn.Sequential):

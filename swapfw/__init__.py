@@ -9,10 +9,10 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # Lazy so that ``from swapfw import hookimpl`` in a plugin does not import torch-heavy modules.
     if name == "score":
-        from .score import score
+        from .scoring import score
         return score
     if name == "ScoreResult":
-        from .score import ScoreResult
+        from .scoring import ScoreResult
         return ScoreResult
     if name in ("prepare", "Network"):
         from . import network

@@ -62,7 +62,7 @@ def cli():
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def score(model, data, batch, input_shape, seed, device, init, mu, sigma, binariser, proxies, space_options, fmt):
     """Score MODEL: an .onnx file, package.module:callable, or SPACE:ARCH."""
-    from .score import score as run
+    from .scoring import score as run
 
     result = run(model, data=data, batch=batch, input_shape=_shape(input_shape), seed=seed, device=device,
                  init=init, mu=mu, sigma=sigma, binariser=binariser, proxies=tuple(proxies),

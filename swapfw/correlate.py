@@ -23,7 +23,7 @@ from .errors import SwapfwError
 from .network import prepare
 from .plugins import get_registry
 from .regularise import auto_mu_sigma, parse_mu_sigma
-from .score import run_proxy
+from .scoring import run_proxy
 from .truth import Truth, load_truth
 
 

@@ -11,7 +11,7 @@ from swapfw.errors import SwapfwError
 from swapfw.hookspecs import hookimpl
 from swapfw.network import prepare
 from swapfw.regularise import auto_mu_sigma, size_factor
-from swapfw.score import count_patterns, score
+from swapfw.scoring import count_patterns, score
 
 class BinariserPlugin:
     """A plugin object registering one binariser."""

@@ -8,7 +8,7 @@ import nets
 from swapfw.engine import DistinctCodes, SamplePartition, binarise, naive_counts, pack_samples
 from swapfw.network import prepare
 from swapfw.probe import Probe
-from swapfw.score import count_patterns
+from swapfw.scoring import count_patterns
 
 SAMPLE_SIZES = [1, 2, 7, 8, 9, 16, 24, 25, 31, 33, 63, 64, 65, 100, 128, 129, 256]
 

@@ -12,7 +12,6 @@ import torch
 import swapfw
 from swapfw.cli import cli, main
 from swapfw.errors import SwapfwError
-from swapfw.score import score
 from swapfw_plugins.spaces.nb201 import OPS, Cell, NB201Space
 
 NB201_DATA = Path(__file__).parents[2] / "shared" / "data" / "nb201"
@@ -154,9 +153,9 @@ def test_build_refuses_bad_options():
 
 
 def test_score_through_the_space():
-    # swapfw.score is imported from its module: the package attribute turns into the submodule
-    # once swapfw.score (the module) has been imported, which the CLI and other tests do
-    result = score(f"nb201:{SMALL}", batch=8)
+    import swapfw.scoring  # noqa: F401  (importing the module must not shadow the function)
+
+    result = swapfw.score(f"nb201:{SMALL}", batch=8)
     assert result.activation_sites > 0 and result.swap > 0
     assert result.params == params(space.build(SMALL))
 

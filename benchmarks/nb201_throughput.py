@@ -1,0 +1,62 @@
+"""NB201 architectures scored per second on this machine, against plain forward passes.
+
+    python benchmarks/nb201_throughput.py [--archs 50] [--batch 16] [--device cpu] [--space-option cells=1]
+
+For each sampled architecture: build the network, prepare it (trace, shapes, sites), count
+SWAP on a batch; separately time a plain ``torch.no_grad`` forward of the same network and
+batch. Prints the mean seconds of each step, archs/s, and SWAP time over forward time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from swapfw.data import load_batch
+from swapfw.network import prepare
+from swapfw.plugins import get
+from swapfw.scoring import count_patterns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--space-option", action="append", default=[], help="KEY=INT, e.g. cells=1")
+    args = parser.parse_args()
+    options = {k: int(v) for k, v in (o.split("=") for o in args.space_option)}
+    space = get("spaces", "nb201")
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    inputs = load_batch("gaussian", args.batch, space.input_shape, args.seed).inputs.to(args.device)
+    steps = {"prepare": [], "swap": [], "forward": []}
+    for arch in space.sample(args.archs, args.seed):
+        tick = time.perf_counter()
+        network = prepare(f"nb201:{arch}", seed=args.seed, device=args.device, build_options=options)
+        steps["prepare"].append(time.perf_counter() - tick)
+        tick = time.perf_counter()
+        count_patterns(network, inputs)
+        sync()
+        steps["swap"].append(time.perf_counter() - tick)
+        with torch.no_grad():
+            network.loaded.module(inputs)  # warm, then time
+            sync()
+            tick = time.perf_counter()
+            network.loaded.module(inputs)
+            sync()
+        steps["forward"].append(time.perf_counter() - tick)
+    mean = {k: statistics.mean(v) for k, v in steps.items()}
+    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+          f"batch {args.batch}, {args.archs} NB201 archs, build options {options or 'full C=16 N=5'}")
+    print(f"mean seconds per arch: prepare {mean['prepare']:.4f}  swap {mean['swap']:.4f}  "
+          f"plain forward {mean['forward']:.4f}")
+    print(f"SWAP / forward: {mean['swap'] / mean['forward']:.2f}   "
+          f"archs scored per second (prepare + swap): {args.archs / (sum(steps['prepare']) + sum(steps['swap'])):.2f}")
+
+
+if __name__ == "__main__":
+    main()
