@@ -42,7 +42,7 @@ class Network:
         return self.ir.input_shape
 
 
-def resolve_input_shape(declared, requested) -> tuple[int, ...]:
+def resolve_input_shape(declared, requested, default=None) -> tuple[int, ...]:
     """The per-sample input shape: what the user asked for, checked against what the model declares."""
     if requested is not None:
         requested = tuple(int(d) for d in requested)
@@ -54,7 +54,7 @@ def resolve_input_shape(declared, requested) -> tuple[int, ...]:
                 raise SwapfwError(f"--input-shape {','.join(map(str, requested))} does not match the model's input {shown}")
         return requested
     if declared is None:
-        return DEFAULT_INPUT_SHAPE
+        return tuple(default or DEFAULT_INPUT_SHAPE)
     if any(d is None for d in declared):
         shown = ",".join("?" if d is None else str(d) for d in declared)
         raise SwapfwError(f"the model's input shape {shown} has symbolic dims: give --input-shape C,H,W")
@@ -65,7 +65,7 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
             binariser: str | None = None, build_options: dict | None = None, settings: dict | None = None) -> Network:
     """Load, initialise, trace and bind a model; the one-way path import -> IR -> binding."""
     loaded = load_model(model, build_options)
-    shape = resolve_input_shape(loaded.input_shape, input_shape)
+    shape = resolve_input_shape(loaded.input_shape, input_shape, loaded.default_shape)
     initialise(loaded.module, init, seed)
     dev = _device(device)
     loaded.module.to(dev)

@@ -184,3 +184,10 @@ def test_plot_writes_a_png(table, tmp_path):
     report = correlate(settings(table, tmp_path, seeds=[0], samples=6))
     scatter(report, str(tmp_path / "fig.png"))
     assert (tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_space_network_takes_another_resolution(table, tmp_path):
+    """ImageNet16-120 networks score 16x16 inputs: the space's 32x32 is a default, not a constraint."""
+    report = correlate(settings(table, tmp_path, seeds=[0], samples=5, input_shape=(3, 16, 16),
+                                build_options={"channels": 4, "cells": 1, "classes": 120}))
+    assert report["proxies"]["params"]["spearman_mean"] > 0.5

@@ -18,6 +18,7 @@ class LoadedModel:
     source: str
     origin: str  # "onnx" | "python" | "space" | "module"
     space: object | None = None
+    default_shape: tuple[int, ...] | None = None  # used when neither source nor user fixes the shape
 
 
 def load_model(source: str | nn.Module, build_options: dict | None = None) -> LoadedModel:
@@ -47,7 +48,8 @@ def load_model(source: str | nn.Module, build_options: dict | None = None) -> Lo
         from ..plugins import call
 
         module = call(entry, "build", rest, **(build_options or {}))
-        return LoadedModel(module, tuple(entry.obj.input_shape), source, "space", entry.obj)
+        # a space's networks take any resolution (global pooling): its shape is a default, not a constraint
+        return LoadedModel(module, None, source, "space", entry.obj, tuple(entry.obj.input_shape))
     from .python import load_callable
 
     return LoadedModel(load_callable(source), None, source, "python")
