@@ -42,3 +42,21 @@ def parse_mu_sigma(text: str | float | None) -> float | str | None:
         return float(text)
     except ValueError:
         raise SwapfwError(f"mu/sigma must be a number or 'auto', got {text!r}") from None
+
+
+#: Architectures sampled to derive mu and sigma for a single SPACE:ARCH score.
+AUTO_SAMPLES = 1000
+
+
+def space_mu_sigma(space, build_options: dict | None = None, samples: int | None = None,
+                   seed: int = 0) -> tuple[float, float]:
+    """auto_mu_sigma over the sizes of ``samples`` (default AUTO_SAMPLES) architectures of ``space``."""
+    samples = samples or AUTO_SAMPLES
+    key = (space.name, tuple(sorted((build_options or {}).items())), samples, seed)
+    if key not in _space_sizes:
+        _space_sizes[key] = [sum(p.numel() for p in space.build(arch, **(build_options or {})).parameters())
+                             for arch in space.sample(samples, seed)]
+    return auto_mu_sigma(_space_sizes[key])
+
+
+_space_sizes: dict[tuple, list[int]] = {}

@@ -12,7 +12,7 @@ from .engine import PatternCounter, PatternCounts
 from .errors import SwapfwError, is_out_of_memory
 from .network import Network, prepare
 from .plugins import call, get_registry
-from .regularise import parse_mu_sigma, size_factor
+from .regularise import parse_mu_sigma, size_factor, space_mu_sigma
 from .weights import initialise
 
 
@@ -75,9 +75,13 @@ def score(model, *, data: str = "gaussian", batch: int = 16, input_shape=None, s
           proxies: tuple[str, ...] = (), build_options: dict | None = None) -> ScoreResult:
     """Score a model: an .onnx path, ``package.module:callable``, ``SPACE:ARCH`` or an nn.Module."""
     start = time.perf_counter()
-    mu, sigma = _regularisation(mu, sigma)
+    mu, sigma = parse_mu_sigma(mu), parse_mu_sigma(sigma)
+    if (mu is None) != (sigma is None):
+        raise SwapfwError("regularised SWAP needs both --mu and --sigma")
     network = prepare(model, input_shape=input_shape, init=init, seed=seed, device=device, binariser=binariser,
-                      build_options=build_options, settings={"mu": mu, "sigma": sigma})
+                      build_options=build_options)
+    mu, sigma = _resolve_auto(mu, sigma, network, build_options)
+    network.settings.update(mu=mu, sigma=sigma)
     inputs = load_batch(data, batch, network.input_shape, seed)
     counts = count_patterns(network, inputs.inputs)
     params = network.ir.params
@@ -92,14 +96,16 @@ def score(model, *, data: str = "gaussian", batch: int = 16, input_shape=None, s
         init=init, source=network.loaded.source, note=network.ir.note, proxies=extra)
 
 
-def _regularisation(mu, sigma) -> tuple[float | None, float | None]:
-    mu, sigma = parse_mu_sigma(mu), parse_mu_sigma(sigma)
-    if (mu is None) != (sigma is None):
-        raise SwapfwError("regularised SWAP needs both --mu and --sigma")
-    if "auto" in (mu, sigma):
-        raise SwapfwError("--mu/--sigma auto derive from a search space's sampled sizes; "
-                          "use them with correlate or search over a space, or give numbers here")
-    return mu, sigma
+def _resolve_auto(mu, sigma, network: Network, build_options) -> tuple[float | None, float | None]:
+    """'auto' needs a search space to sample sizes from: the model must be SPACE:ARCH."""
+    if "auto" not in (mu, sigma):
+        return mu, sigma
+    space = network.loaded.space
+    if space is None:
+        raise SwapfwError("--mu/--sigma auto derive from a search space's sampled sizes: score a SPACE:ARCH "
+                          "model, or give numbers")
+    auto_mu, auto_sigma = space_mu_sigma(space, build_options)
+    return (auto_mu if mu == "auto" else mu), (auto_sigma if sigma == "auto" else sigma)
 
 
 @dataclass

@@ -191,3 +191,16 @@ def test_a_space_network_takes_another_resolution(table, tmp_path):
     report = correlate(settings(table, tmp_path, seeds=[0], samples=5, input_shape=(3, 16, 16),
                                 build_options={"channels": 4, "cells": 1, "classes": 120}))
     assert report["proxies"]["params"]["spearman_mean"] > 0.5
+
+
+def test_score_with_auto_mu_sigma_samples_the_space(monkeypatch):
+    import swapfw.regularise as regularise
+    from swapfw.scoring import score
+
+    monkeypatch.setattr(regularise, "AUTO_SAMPLES", 15)
+    space = get("spaces", "nb201")
+    sizes = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in space.sample(15, 0)]
+    arch = space.sample(1, 7)[0]
+    result = score(f"nb201:{arch}", mu="auto", sigma="auto", build_options=dict(SMALL))
+    assert result.mu == result.sigma == max(sizes) / 1e6
+    assert result.regswap == pytest.approx(result.swap * regularise.size_factor(result.params, result.mu, result.sigma))
