@@ -46,9 +46,9 @@ def pack_samples(bits: torch.Tensor) -> torch.Tensor:
         block = planes[:, start:start + PACK_BLOCK]
         width = block.shape[1]
         packed = (block.reshape(nbytes, 8, width) * bit_weights).sum(1, dtype=torch.uint8)
-        if nbytes != words * 8:
-            packed = torch.cat([packed, packed.new_zeros(words * 8 - nbytes, width)])
-        codes[:, start:start + width] = (packed.view(words, 8, width).to(torch.int64) << byte_shifts).sum(1)
+        for word in range(words):  # up to 8 bytes -> one int64; only the bytes that exist
+            rows = packed[8 * word:8 * word + 8]
+            codes[word, start:start + width] = (rows.to(torch.int64) << byte_shifts[:rows.shape[0]]).sum(0)
     return codes[0] if words == 1 else codes.t().contiguous()
 
 
@@ -56,7 +56,7 @@ def pack_samples(bits: torch.Tensor) -> torch.Tensor:
 def _pack_constants(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """2**k per bit of a byte, 8*k per byte of a word: made once per device, not once per site."""
     bit_weights = torch.tensor([1, 2, 4, 8, 16, 32, 64, 128], dtype=torch.uint8, device=device).view(1, 8, 1)
-    byte_shifts = (torch.arange(8, dtype=torch.int64, device=device) * 8).view(1, 8, 1)
+    byte_shifts = (torch.arange(8, dtype=torch.int64, device=device) * 8).view(8, 1)
     return bit_weights, byte_shifts
 
 
