@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
@@ -118,8 +119,11 @@ def _print_correlation(summary: dict) -> None:
     click.echo(f"{summary['space']}  {summary['metric']}  {summary['samples']} archs x seeds "
                f"{','.join(map(str, summary['seeds']))}  data {summary['data']}  batch {summary['batch']}")
     click.echo(f"{'proxy':<12} {'spearman':>16} {'kendall':>16} {'seconds':>9}")
-    rows = sorted(summary["proxies"].items(), key=lambda kv: -(kv[1]["spearman_mean"]
-                                                            if kv[1]["spearman_mean"] == kv[1]["spearman_mean"] else -9))
+    def rank(item):  # best first, undefined correlations last
+        rho = item[1]["spearman_mean"]
+        return -rho if math.isfinite(rho) else math.inf
+
+    rows = sorted(summary["proxies"].items(), key=rank)
     for name, r in rows:
         click.echo(f"{name:<12} {r['spearman_mean']:>8.3f} ± {r['spearman_std']:.3f} "
                    f"{r['kendall_mean']:>8.3f} ± {r['kendall_std']:.3f} {r['seconds']:>9.1f}")

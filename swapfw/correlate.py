@@ -11,7 +11,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -218,7 +218,3 @@ def _notes(settings: CorrelateSettings) -> list[str]:
         notes.append(f"the input batch is CIFAR-10 images; the metric {settings.metric} is for another dataset "
                      "whose images are not available here")
     return notes
-
-
-def settings_dict(settings: CorrelateSettings) -> dict:
-    return asdict(settings)

@@ -204,3 +204,14 @@ def test_score_with_auto_mu_sigma_samples_the_space(monkeypatch):
     result = score(f"nb201:{arch}", mu="auto", sigma="auto", build_options=dict(SMALL))
     assert result.mu == result.sigma == max(sizes) / 1e6
     assert result.regswap == pytest.approx(result.swap * regularise.size_factor(result.params, result.mu, result.sigma))
+
+
+def test_cli_table_lists_proxies_best_first(table, tmp_path):
+    result = CliRunner().invoke(cli, [
+        "correlate", "--space", "nb201", "--truth", str(table), "--metric", "convs", "--proxies", "swap,params,flops",
+        "--samples", "8", "--seeds", "0", "--space-option", "channels=4", "--space-option", "cells=1",
+        "--cache", str(tmp_path / "c.sqlite")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.split(" ")[0] in ("swap", "params", "flops")]
+    rhos = [float(line.split()[1]) for line in lines]
+    assert len(rhos) == 3 and rhos == sorted(rhos, reverse=True)
