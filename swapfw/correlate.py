@@ -7,7 +7,6 @@ rho and Kendall's tau against the metric. Ground truth is only read after scorin
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -18,12 +17,10 @@ from scipy import stats
 
 from . import __version__
 from .cache import ScoreCache
-from .data import load_batch
 from .errors import SwapfwError
-from .network import prepare
+from .evaluate import NoCache, Scorer, combine, proxy_plan
 from .plugins import get_registry
 from .regularise import auto_mu_sigma, parse_mu_sigma
-from .scoring import run_proxy
 from .truth import Truth, load_truth
 
 
@@ -46,40 +43,6 @@ class CorrelateSettings:
     binariser: str | None = None
     device: str = "cpu"
     cache: str | None = None  # None: the default cache file; "" : no cache
-
-    def protocol(self) -> str:
-        """Every setting besides space/arch/proxy/data/batch/seed that changes a score."""
-        return json.dumps({"repeats": self.repeats, "build": self.build_options, "binariser": self.binariser,
-                           "input_shape": list(self.input_shape or ()), "device": self.device}, sort_keys=True)
-
-
-class _NoCache:
-    def get(self, key):
-        return None
-
-    def put(self, key, value):
-        pass
-
-    def commit(self):
-        pass
-
-    def close(self):
-        pass
-
-
-def _proxy_plan(names: list[str]) -> tuple[list[str], list[str]]:
-    """Split requested proxies into measured ones (with derived proxies' parts) and derived ones."""
-    registry = get_registry()
-    measured, derived = [], []
-    for name in names:
-        entry = registry.entry("proxies", name)
-        parts = getattr(entry.obj, "derived_from", None)
-        if parts:
-            derived.append(name)
-            measured += [p for p in parts if p not in measured]
-        elif name not in measured:
-            measured.append(name)
-    return measured, derived
 
 
 def _choose(truth: Truth, samples: int, seed: int) -> list[str]:
@@ -105,7 +68,7 @@ class Correlation:
         self.settings = settings
         self.space = get_registry().get("spaces", settings.space)
         self.truth = load_truth(settings.truth, settings.metric, self.space, settings.arch_column)
-        self.measured, self.derived = _proxy_plan(settings.proxies)
+        self.measured, self.derived = proxy_plan(settings.proxies)
         self.mu, self.sigma = parse_mu_sigma(settings.mu), parse_mu_sigma(settings.sigma)
         self.samples = {seed: _choose(self.truth, settings.samples, seed) for seed in settings.seeds}
 
@@ -116,20 +79,21 @@ class Correlation:
     def run(self, progress=None) -> dict:
         """Score, then correlate; ``progress(n)`` is called after each architecture scored."""
         settings, start = self.settings, time.perf_counter()
-        cache = ScoreCache(settings.cache) if settings.cache != "" else _NoCache()
-        shape = tuple(settings.input_shape or self.space.input_shape)
+        cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
         per_seed, seconds, cached = [], {}, 0
         try:
             for seed, archs in self.samples.items():
-                batch = load_batch(settings.data, settings.batch, shape, seed)
+                scorer = Scorer(settings, settings.proxies, seed, cache)
                 values = {p: [] for p in self.measured}
                 for arch in archs:
-                    scored, hits = _score_arch(settings, cache, arch, self.measured, batch, seed, shape, seconds)
-                    cached += hits
+                    scored = scorer.measure(arch)
                     for p in self.measured:
                         values[p].append(scored[p])
                     if progress:
                         progress(1)
+                cached += scorer.cached
+                for proxy, spent in scorer.seconds.items():
+                    seconds[proxy] = seconds.get(proxy, 0.0) + spent
                 per_seed.append(self._correlate_seed(seed, archs, values))
         finally:
             cache.close()
@@ -138,11 +102,9 @@ class Correlation:
     def _correlate_seed(self, seed: int, archs: list[str], values: dict) -> dict:
         """Derived proxies from measured ones, then the correlations; truth is read only here."""
         mu, sigma = _regularisation(self.mu, self.sigma, values.get("params"), self.derived)
-        registry = get_registry()
         for name in self.derived:
-            proxy = registry.get("proxies", name)
-            values[name] = [float(proxy.combine({p: values[p][i] for p in proxy.derived_from},
-                                                {"mu": mu, "sigma": sigma})) for i in range(len(archs))]
+            values[name] = [combine(name, {p: values[p][i] for p in self.measured}, mu, sigma)
+                            for i in range(len(archs))]
         targets = [self.truth.values[a] for a in archs]
         names = self.settings.proxies
         return {"seed": seed, "mu": mu, "sigma": sigma, "archs": archs, "truth": targets,
@@ -164,25 +126,6 @@ def _regularisation(mu, sigma, sizes, derived) -> tuple[float | None, float | No
         mu = auto_mu if mu == "auto" else mu
         sigma = auto_sigma if sigma == "auto" else sigma
     return mu, sigma
-
-
-def _score_arch(settings, cache, arch, measured, batch, seed, shape, seconds) -> tuple[dict, int]:
-    """Cached values where present; otherwise build the network once and run what is missing."""
-    key = lambda proxy: (settings.space, arch, proxy, batch.source, settings.batch, seed,  # noqa: E731
-                         settings.protocol())
-    values = {p: cache.get(key(p)) for p in measured}
-    missing = [p for p, v in values.items() if v is None]
-    if missing:
-        network = prepare(f"{settings.space}:{arch}", input_shape=shape, seed=seed, device=settings.device,
-                          binariser=settings.binariser, build_options=settings.build_options,
-                          settings={"repeats": settings.repeats})
-        for proxy in missing:
-            tick = time.perf_counter()
-            values[proxy] = run_proxy(proxy, network, batch, seed)
-            seconds[proxy] = seconds.get(proxy, 0.0) + time.perf_counter() - tick
-            cache.put(key(proxy), values[proxy])
-        cache.commit()
-    return values, len(measured) - len(missing)
 
 
 def _report(settings: CorrelateSettings, per_seed: list[dict], seconds: dict, cached: int, wall: float) -> dict:
