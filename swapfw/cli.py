@@ -169,6 +169,58 @@ def correlate(space, truth, metric, arch_column, proxies, samples, seeds, data, 
 
 
 @cli.command()
+@click.option("--space", required=True, help="Search-space plugin, e.g. nb201.")
+@click.option("--searcher", default="swap-nas", show_default=True, help="swap-nas, aging-evolution, random, ...")
+@click.option("--proxy", default="regswap", show_default=True, help="The proxy that scores architectures.")
+@click.option("--population", default=20, show_default=True)
+@click.option("--cycles", default=50, show_default=True)
+@click.option("--sample-size", default=5, show_default=True, help="Tournament size.")
+@click.option("--mutations", default=4, show_default=True, help="Offspring per cycle.")
+@click.option("--crossover-prob", default=0.5, show_default=True)
+@click.option("--mu", default="auto", show_default=True, help="Regularisation centre (millions) or auto.")
+@click.option("--sigma", default="auto", show_default=True, help="Regularisation width or auto.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--data", default="gaussian", show_default=True, help="As for score.")
+@click.option("--batch", default=16, show_default=True)
+@click.option("--repeats", default=1, show_default=True)
+@click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE")
+@click.option("--input-shape", default=None)
+@click.option("--binariser", default=None)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite).")
+@click.option("--no-cache", is_flag=True)
+@click.option("--truth", default=None, help="Look the best architecture up in this CSV afterwards.")
+@click.option("--metric", default=None, help="The --truth column to report.")
+@click.option("--arch-column", default=None)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def search(space, searcher, proxy, population, cycles, sample_size, mutations, crossover_prob, mu, sigma, seed,
+           data, batch, repeats, space_options, input_shape, binariser, device, cache, no_cache, truth, metric,
+           arch_column, fmt):
+    """Search a space with a searcher plugin, scoring architectures with a proxy."""
+    from .search import SearchSettings, search as run_search
+
+    if (truth is None) != (metric is None):
+        raise click.BadParameter("--truth and --metric go together")
+    settings = SearchSettings(
+        space=space, searcher=searcher, proxy=proxy, population=population, cycles=cycles, sample_size=sample_size,
+        mutations=mutations, crossover_prob=crossover_prob, mu=mu, sigma=sigma, seed=seed, data=data, batch=batch,
+        repeats=repeats, build_options=_options(space_options), input_shape=_shape(input_shape),
+        binariser=binariser, device=device, cache="" if no_cache else cache)
+    with click.progressbar(length=cycles, label=f"{searcher} on {space}", file=sys.stderr) as bar:
+        report = run_search(settings, progress=bar.update, truth=(truth, metric, arch_column) if truth else None)
+    if fmt == "json":
+        click.echo(json.dumps(report))
+        return
+    best = report["best"]
+    click.echo(f"best      {best['arch']}")
+    click.echo(f"score     {best['score']:.4g} ({report['proxy']})   params {best['params']:,}")
+    click.echo(f"proxy evaluations {report['evaluations']}, from the cache {report['cached']}, "
+               f"repeats {report['repeated']}, {report['seconds']} s")
+    if "truth" in report:
+        click.echo(f"{report['truth']['metric']}  {report['truth']['value']}")
+
+
+@cli.command()
 @click.argument("spec", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite).")

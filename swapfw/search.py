@@ -1,0 +1,128 @@
+"""The search loop around a searcher plugin: scoring through the cache, budgets, history.
+
+A searcher gets the space, an ``evaluate(archs) -> scores`` function and its options; it never
+sees the cache, the proxy or the data. ``evaluate`` canonicalises each architecture, reuses a
+score already seen in this run or in the cache, and counts what it actually computed.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+from .cache import ScoreCache
+from .errors import SwapfwError
+from .evaluate import NoCache, Scorer, combine
+from .plugins import call, get_registry
+from .regularise import parse_mu_sigma, space_mu_sigma
+from .truth import load_truth
+
+
+@dataclass
+class SearchSettings:
+    space: str
+    searcher: str = "swap-nas"
+    proxy: str = "regswap"
+    population: int = 20
+    cycles: int = 50
+    sample_size: int = 5
+    mutations: int = 4
+    crossover_prob: float = 0.5
+    mu: float | str = "auto"
+    sigma: float | str = "auto"
+    seed: int = 0
+    data: str = "gaussian"
+    batch: int = 16
+    repeats: int = 1
+    build_options: dict = field(default_factory=dict)
+    input_shape: tuple[int, ...] | None = None
+    binariser: str | None = None
+    device: str = "cpu"
+    cache: str | None = None  # None: the default cache file; "": no cache
+
+    def check(self) -> None:
+        for name in ("population", "cycles", "sample_size", "mutations"):
+            if getattr(self, name) < 1:
+                raise SwapfwError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.sample_size > self.population:
+            raise SwapfwError("--sample-size cannot exceed --population")
+        if not 0.0 <= self.crossover_prob <= 1.0:
+            raise SwapfwError("--crossover-prob must be between 0 and 1")
+
+
+class Evaluator:
+    """``evaluate(archs)``: the proxy's score for each architecture, counted and de-duplicated."""
+
+    def __init__(self, settings: SearchSettings, space, cache):
+        self.settings, self.space = settings, space
+        self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache)
+        self.mu, self.sigma = self._regularisation()
+        self.seen: dict[str, tuple[float, dict]] = {}
+        self.evaluations = self.cached = self.repeated = 0
+
+    def _regularisation(self):
+        if not self.scorer.derived:
+            return None, None
+        mu, sigma = parse_mu_sigma(self.settings.mu), parse_mu_sigma(self.settings.sigma)
+        if "auto" in (mu, sigma):
+            auto = space_mu_sigma(self.space, self.settings.build_options)
+            mu, sigma = (auto[0] if mu == "auto" else mu), (auto[1] if sigma == "auto" else sigma)
+        return mu, sigma
+
+    def __call__(self, archs: list[str]) -> list[float]:
+        return [self.one(arch) for arch in archs]
+
+    def one(self, arch: str) -> float:
+        canonical = self.space.canonical(arch)
+        if canonical in self.seen:
+            self.repeated += 1
+            return self.seen[canonical][0]
+        before = self.scorer.computed
+        values = self.scorer.measure(canonical)
+        if self.scorer.computed > before:
+            self.evaluations += 1
+        else:
+            self.cached += 1
+        name = self.settings.proxy
+        score = combine(name, values, self.mu, self.sigma) if self.scorer.derived else values[name]
+        self.seen[canonical] = (score, values)
+        return score
+
+    def params(self, arch: str) -> int:
+        values = self.seen[self.space.canonical(arch)][1]
+        if "params" in values:
+            return int(values["params"])
+        module = self.space.build(arch, **self.settings.build_options)
+        return sum(p.numel() for p in module.parameters())
+
+
+def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str | None] | None = None) -> dict:
+    """Run the searcher; ``progress(n)`` after each cycle. ``truth`` = (file, metric, arch column)."""
+    settings.check()
+    registry = get_registry()
+    space = registry.get("spaces", settings.space)
+    entry = registry.entry("searchers", settings.searcher)
+    table = load_truth(truth[0], truth[1], space, truth[2]) if truth else None  # fail early on a bad file
+    cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
+    start = time.perf_counter()
+    history: list[float] = []
+    try:
+        evaluate = Evaluator(settings, space, cache)
+
+        def on_cycle(best_score: float) -> None:
+            history.append(best_score)
+            if progress:
+                progress(1)
+
+        best_arch, best_score = call(entry, "run", space, evaluate, settings, random.Random(settings.seed), on_cycle)
+    finally:
+        cache.close()
+    report = {"space": settings.space, "searcher": settings.searcher, "proxy": settings.proxy, "seed": settings.seed,
+              "best": {"arch": best_arch, "score": best_score, "params": evaluate.params(best_arch)},
+              "evaluations": evaluate.evaluations, "cached": evaluate.cached, "repeated": evaluate.repeated,
+              "mu": evaluate.mu, "sigma": evaluate.sigma, "seconds": round(time.perf_counter() - start, 2),
+              "history": history}
+    if table is not None:  # looked up after the search, never used by it
+        report["truth"] = {"metric": table.metric, "value": table.values.get(space.canonical(best_arch))}
+    return report

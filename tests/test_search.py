@@ -1,0 +1,90 @@
+"""Searchers through `swapfw search`: determinism, budgets, cache reuse, truth looked up afterwards."""
+
+import csv
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from swapfw.cli import cli, main
+from swapfw.errors import SwapfwError
+from swapfw.plugins import get
+from swapfw.search import SearchSettings, search
+
+SMALL = {"channels": 4, "cells": 1}
+
+
+def settings(tmp_path, **kw):
+    base = dict(space="nb201", population=6, cycles=4, sample_size=3, mutations=2, mu=0.02, sigma=0.02,
+                build_options=dict(SMALL), cache=str(tmp_path / "c.sqlite"))
+    base.update(kw)
+    return SearchSettings(**base)
+
+
+@pytest.mark.parametrize("searcher", ["swap-nas", "aging-evolution", "random"])
+def test_every_searcher_reports_and_is_deterministic(searcher, tmp_path):
+    first = search(settings(tmp_path, searcher=searcher, cache=""))
+    again = search(settings(tmp_path, searcher=searcher, cache=""))
+    assert first["best"] == again["best"] and first["history"] == again["history"]
+    assert len(first["history"]) == 4
+    assert first["history"] == sorted(first["history"])  # the population's best never gets worse
+    assert first["best"]["score"] == first["history"][-1]
+    budget = 6 + 4 * 2 + (4 * 2 if searcher == "swap-nas" else 0)  # crossover children count too
+    assert 1 <= first["evaluations"] + first["repeated"] <= budget
+    space = get("spaces", "nb201")
+    assert first["best"]["params"] == sum(p.numel() for p in space.build(first["best"]["arch"], **SMALL).parameters())
+
+
+def test_swap_nas_keeps_the_best_it_has_seen(tmp_path):
+    report = search(settings(tmp_path, cycles=6, cache=""))
+    space = get("spaces", "nb201")
+    from swapfw.evaluate import NoCache, Scorer, combine
+
+    scorer = Scorer(settings(tmp_path, cache=""), ["regswap"], 0, NoCache())
+    initial = [combine("regswap", scorer.measure(space.canonical(a)), 0.02, 0.02) for a in space.sample(6, 0)]
+    assert report["best"]["score"] >= max(initial)
+
+
+def test_cached_scores_are_reused_not_recomputed(tmp_path):
+    first = search(settings(tmp_path))
+    second = search(settings(tmp_path))
+    assert first["evaluations"] > 0 and second["evaluations"] == 0
+    assert second["cached"] == first["evaluations"] and second["best"] == first["best"]
+
+
+def test_truth_is_looked_up_after_the_search(tmp_path):
+    space = get("spaces", "nb201")
+    table = tmp_path / "truth.csv"
+    with open(table, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["arch", "acc"])
+        for i, arch in enumerate(space.enumerate()):
+            writer.writerow([arch, i % 97])
+    report = search(settings(tmp_path), truth=(str(table), "acc", None))
+    assert report["truth"] == {"metric": "acc", "value": space.enumerate().index(report["best"]["arch"]) % 97}
+
+
+def test_bad_settings(tmp_path):
+    with pytest.raises(SwapfwError, match="sample-size cannot exceed"):
+        search(settings(tmp_path, sample_size=7))
+    with pytest.raises(SwapfwError, match="unknown searcher 'nope'"):
+        search(settings(tmp_path, searcher="nope"))
+    with pytest.raises(SwapfwError, match="crossover-prob"):
+        search(settings(tmp_path, crossover_prob=2.0))
+
+
+def test_cli_json(tmp_path):
+    result = CliRunner().invoke(cli, ["search", "--space", "nb201", "--population", "5", "--cycles", "3",
+                                      "--sample-size", "2", "--mutations", "2", "--mu", "0.02", "--sigma", "0.02",
+                                      "--space-option", "channels=4", "--space-option", "cells=1",
+                                      "--cache", str(tmp_path / "c.sqlite"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) >= {"best", "evaluations", "seconds", "history"}
+    assert set(report["best"]) >= {"arch", "score", "params"} and len(report["history"]) == 3
+
+
+def test_cli_truth_without_metric_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["search", "--space", "nb201", "--truth", "x.csv"])
+    assert stop.value.code == 2 and "--truth and --metric go together" in capsys.readouterr().err
