@@ -192,10 +192,11 @@ def correlate(space, truth, metric, arch_column, proxies, samples, seeds, data, 
 @click.option("--truth", default=None, help="Look the best architecture up in this CSV afterwards.")
 @click.option("--metric", default=None, help="The --truth column to report.")
 @click.option("--arch-column", default=None)
+@click.option("--checkpoint", default=None, help="Save the search after every cycle; rerun with it to resume.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def search(space, searcher, proxy, population, cycles, sample_size, mutations, crossover_prob, mu, sigma, seed,
            data, batch, repeats, space_options, input_shape, binariser, device, cache, no_cache, truth, metric,
-           arch_column, fmt):
+           arch_column, checkpoint, fmt):
     """Search a space with a searcher plugin, scoring architectures with a proxy."""
     from .search import SearchSettings, search as run_search
 
@@ -207,7 +208,8 @@ def search(space, searcher, proxy, population, cycles, sample_size, mutations, c
         repeats=repeats, build_options=_options(space_options), input_shape=_shape(input_shape),
         binariser=binariser, device=device, cache="" if no_cache else cache)
     with click.progressbar(length=cycles, label=f"{searcher} on {space}", file=sys.stderr) as bar:
-        report = run_search(settings, progress=bar.update, truth=(truth, metric, arch_column) if truth else None)
+        report = run_search(settings, progress=bar.update, truth=(truth, metric, arch_column) if truth else None,
+                            checkpoint=checkpoint)
     if fmt == "json":
         click.echo(json.dumps(report))
         return
@@ -218,6 +220,21 @@ def search(space, searcher, proxy, population, cycles, sample_size, mutations, c
                f"repeats {report['repeated']}, {report['seconds']} s")
     if "truth" in report:
         click.echo(f"{report['truth']['metric']}  {report['truth']['value']}")
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("out")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torch"]), default="onnx", show_default=True)
+@click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
+              help="Build option, e.g. classes=100 (default: the benchmark network).")
+@click.option("--input-shape", default=None, help="C,H,W per sample (default: the model's).")
+def export(model, out, fmt, space_options, input_shape):
+    """Write MODEL (e.g. a found SPACE:ARCH) to OUT as ONNX or TorchScript, to train elsewhere."""
+    from .export import export as run_export
+
+    info = run_export(model, fmt, out, build_options=_options(space_options), input_shape=_shape(input_shape))
+    click.echo(f"wrote {info['path']} ({info['format']}, {info['params']:,} params, input {info['input_shape']})")
 
 
 @cli.command()

@@ -7,9 +7,12 @@ score already seen in this run or in the cache, and counts what it actually comp
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from .cache import ScoreCache
 from .errors import SwapfwError
@@ -59,6 +62,7 @@ class Evaluator:
         self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache)
         self.mu, self.sigma = self._regularisation()
         self.seen: dict[str, tuple[float, dict]] = {}
+        self.replaying: set[str] = set()  # restored scores not yet met again in the replay
         self.evaluations = self.cached = self.repeated = 0
 
     def _regularisation(self):
@@ -70,13 +74,26 @@ class Evaluator:
             mu, sigma = (auto[0] if mu == "auto" else mu), (auto[1] if sigma == "auto" else sigma)
         return mu, sigma
 
+    def state(self) -> dict:
+        return {"seen": {a: [score, values] for a, (score, values) in self.seen.items()},
+                "evaluations": self.evaluations, "cached": self.cached}
+
+    def restore(self, state: dict) -> None:
+        """Scores from a checkpoint: replaying the seeded searcher over them rebuilds its state exactly."""
+        self.seen = {a: (score, values) for a, (score, values) in state["seen"].items()}
+        self.replaying = set(self.seen)
+        self.evaluations, self.cached = state["evaluations"], state["cached"]
+
     def __call__(self, archs: list[str]) -> list[float]:
         return [self.one(arch) for arch in archs]
 
     def one(self, arch: str) -> float:
         canonical = self.space.canonical(arch)
         if canonical in self.seen:
-            self.repeated += 1
+            if canonical in self.replaying:  # counted as an evaluation before the restart
+                self.replaying.discard(canonical)
+            else:
+                self.repeated += 1
             return self.seen[canonical][0]
         before = self.scorer.computed
         values = self.scorer.measure(canonical)
@@ -97,7 +114,38 @@ class Evaluator:
         return sum(p.numel() for p in module.parameters())
 
 
-def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str | None] | None = None) -> dict:
+class Checkpoint:
+    """Every score of the run so far, written atomically after each cycle.
+
+    Searchers are deterministic given their seed and the scores they are handed, so a resumed
+    run replays the finished cycles from these scores (nothing is recomputed) and continues
+    from exactly the state the killed run had.
+    """
+
+    def __init__(self, path: str, settings: SearchSettings):
+        self.path = Path(path)
+        self.fingerprint = {k: v for k, v in asdict(settings).items() if k != "cache"}
+
+    def load(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        try:
+            state = json.loads(self.path.read_text())
+        except (OSError, ValueError) as exc:
+            raise SwapfwError(f"checkpoint {self.path} is unreadable ({exc}); remove it to start afresh") from None
+        if state.get("settings") != json.loads(json.dumps(self.fingerprint)):
+            raise SwapfwError(f"checkpoint {self.path} belongs to a search with other settings; "
+                              "use another file or the same options")
+        return state
+
+    def save(self, evaluator: "Evaluator", history: list[float]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"settings": self.fingerprint, "history": history, **evaluator.state()}))
+        os.replace(tmp, self.path)
+
+
+def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str | None] | None = None,
+           checkpoint: str | None = None) -> dict:
     """Run the searcher; ``progress(n)`` after each cycle. ``truth`` = (file, metric, arch column)."""
     settings.check()
     registry = get_registry()
@@ -107,11 +155,17 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
     start = time.perf_counter()
     history: list[float] = []
+    saver = Checkpoint(checkpoint, settings) if checkpoint else None
+    state = saver.load() if saver else None
     try:
         evaluate = Evaluator(settings, space, cache)
+        if state:
+            evaluate.restore(state)
 
         def on_cycle(best_score: float) -> None:
             history.append(best_score)
+            if saver:
+                saver.save(evaluate, history)
             if progress:
                 progress(1)
 

@@ -88,3 +88,75 @@ def test_cli_truth_without_metric_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["search", "--space", "nb201", "--truth", "x.csv"])
     assert stop.value.code == 2 and "--truth and --metric go together" in capsys.readouterr().err
+
+
+def test_a_killed_search_resumes_from_its_checkpoint_to_the_same_result(tmp_path):
+    reference = search(settings(tmp_path, cycles=6, cache=""))
+    ticks = []
+
+    def kill_after_three(n):
+        ticks.append(n)
+        if len(ticks) == 3:
+            raise KeyboardInterrupt
+
+    path = str(tmp_path / "search.json")
+    with pytest.raises(KeyboardInterrupt):
+        search(settings(tmp_path, cycles=6, cache=""), progress=kill_after_three, checkpoint=path)
+    resumed = search(settings(tmp_path, cycles=6, cache=""), checkpoint=path)
+    for key in ("best", "history", "evaluations", "cached", "repeated"):
+        assert resumed[key] == reference[key], key
+
+
+def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
+    path = str(tmp_path / "search.json")
+    search(settings(tmp_path, cache=""), checkpoint=path)
+    with pytest.raises(SwapfwError, match="other settings"):
+        search(settings(tmp_path, cache="", seed=1), checkpoint=path)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torch"])
+def test_export_writes_a_file_that_loads_back(fmt, tmp_path):
+    import torch
+
+    space = get("spaces", "nb201")
+    arch = space.sample(1, 5)[0]
+    out = tmp_path / f"net.{'onnx' if fmt == 'onnx' else 'pt'}"
+    result = CliRunner().invoke(cli, ["export", f"nb201:{arch}", str(out), "--format", fmt,
+                                      "--space-option", "channels=4", "--space-option", "cells=1"])
+    assert result.exit_code == 0, result.output
+    params = sum(p.numel() for p in space.build(arch, **SMALL).parameters())
+    assert f"{params:,} params" in result.stdout
+    if fmt == "onnx":  # the exported network imports back and is scored like any ONNX file
+        scored = json.loads(CliRunner().invoke(cli, ["score", str(out), "--format", "json"]).stdout)
+        assert scored["activation_sites"] > 0 and scored["input_shape"] == [3, 32, 32]
+    else:
+        loaded = torch.jit.load(str(out))
+        assert loaded(torch.randn(3, 3, 32, 32)).shape == (3, 10)
+
+
+def test_export_to_an_unwritable_path_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["export", "nb201:|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", str(tmp_path / "no" / "x.onnx")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and len(err.strip().splitlines()) == 1 and err.startswith("error:")
+
+
+def test_exported_onnx_computes_the_same_function(tmp_path):
+    import torch
+
+    from swapfw.export import export
+    from swapfw.importers.onnx import load_onnx
+
+    space = get("spaces", "nb201")
+    network = space.build(space.sample(1, 5)[0], **SMALL).eval()
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so eval mode is really exercised
+        for module in network.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+    export(network, "onnx", str(tmp_path / "net.onnx"))
+    imported, shape = load_onnx(tmp_path / "net.onnx")
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(imported(x), network(x), rtol=1e-4, atol=1e-5)
+    assert shape == (3, 32, 32)
