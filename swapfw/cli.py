@@ -193,10 +193,11 @@ def correlate(space, truth, metric, arch_column, proxies, samples, seeds, data, 
 @click.option("--metric", default=None, help="The --truth column to report.")
 @click.option("--arch-column", default=None)
 @click.option("--checkpoint", default=None, help="Save the search after every cycle; rerun with it to resume.")
+@click.option("--budget", default=None, type=int, help="Stop after this many distinct architectures are scored.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def search(space, searcher, proxy, population, cycles, sample_size, mutations, crossover_prob, mu, sigma, seed,
            data, batch, repeats, space_options, input_shape, binariser, device, cache, no_cache, truth, metric,
-           arch_column, checkpoint, fmt):
+           arch_column, checkpoint, budget, fmt):
     """Search a space with a searcher plugin, scoring architectures with a proxy."""
     from .search import SearchSettings, search as run_search
 
@@ -206,7 +207,7 @@ def search(space, searcher, proxy, population, cycles, sample_size, mutations, c
         space=space, searcher=searcher, proxy=proxy, population=population, cycles=cycles, sample_size=sample_size,
         mutations=mutations, crossover_prob=crossover_prob, mu=mu, sigma=sigma, seed=seed, data=data, batch=batch,
         repeats=repeats, build_options=_options(space_options), input_shape=_shape(input_shape),
-        binariser=binariser, device=device, cache="" if no_cache else cache)
+        binariser=binariser, device=device, cache="" if no_cache else cache, budget=budget)
     with click.progressbar(length=cycles, label=f"{searcher} on {space}", file=sys.stderr) as bar:
         report = run_search(settings, progress=bar.update, truth=(truth, metric, arch_column) if truth else None,
                             checkpoint=checkpoint)

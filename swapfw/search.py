@@ -43,6 +43,7 @@ class SearchSettings:
     binariser: str | None = None
     device: str = "cpu"
     cache: str | None = None  # None: the default cache file; "": no cache
+    budget: int | None = None  # distinct architectures scored (computed or from the cache), then stop
 
     def check(self) -> None:
         for name in ("population", "cycles", "sample_size", "mutations"):
@@ -52,6 +53,12 @@ class SearchSettings:
             raise SwapfwError("--sample-size cannot exceed --population")
         if not 0.0 <= self.crossover_prob <= 1.0:
             raise SwapfwError("--crossover-prob must be between 0 and 1")
+        if self.budget is not None and self.budget < self.population:
+            raise SwapfwError("--budget must cover at least the initial --population")
+
+
+class BudgetSpent(SwapfwError):
+    """Raised by the evaluator when the budget is used up; the search ends with the best so far."""
 
 
 class Evaluator:
@@ -64,6 +71,7 @@ class Evaluator:
         self.seen: dict[str, tuple[float, dict]] = {}
         self.replaying: set[str] = set()  # restored scores not yet met again in the replay
         self.evaluations = self.cached = self.repeated = 0
+        self.best: tuple[str, float] | None = None
 
     def _regularisation(self):
         if not self.scorer.derived:
@@ -95,6 +103,8 @@ class Evaluator:
             else:
                 self.repeated += 1
             return self.seen[canonical][0]
+        if self.settings.budget is not None and len(self.seen) >= self.settings.budget:
+            raise BudgetSpent
         before = self.scorer.computed
         values = self.scorer.measure(canonical)
         if self.scorer.computed > before:
@@ -104,6 +114,8 @@ class Evaluator:
         name = self.settings.proxy
         score = combine(name, values, self.mu, self.sigma) if self.scorer.derived else values[name]
         self.seen[canonical] = (score, values)
+        if self.best is None or score > self.best[1]:
+            self.best = (canonical, score)
         return score
 
     def params(self, arch: str) -> int:
@@ -169,7 +181,11 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
             if progress:
                 progress(1)
 
-        best_arch, best_score = call(entry, "run", space, evaluate, settings, random.Random(settings.seed), on_cycle)
+        try:
+            call(entry, "run", space, evaluate, settings, random.Random(settings.seed), on_cycle)
+        except BudgetSpent:
+            pass
+        best_arch, best_score = evaluate.best  # the best scored architecture, whatever the searcher returned
     finally:
         cache.close()
     report = {"space": settings.space, "searcher": settings.searcher, "proxy": settings.proxy, "seed": settings.seed,

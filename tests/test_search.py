@@ -160,3 +160,10 @@ def test_exported_onnx_computes_the_same_function(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(imported(x), network(x), rtol=1e-4, atol=1e-5)
     assert shape == (3, 32, 32)
+
+
+@pytest.mark.parametrize("searcher", ["swap-nas", "aging-evolution", "random"])
+def test_a_budget_stops_every_searcher_at_that_many_distinct_architectures(searcher, tmp_path):
+    report = search(settings(tmp_path, searcher=searcher, cycles=50, budget=9, cache=""))
+    assert report["evaluations"] + report["cached"] == 9
+    assert report["best"]["score"] >= max(report["history"] or [float("-inf")])

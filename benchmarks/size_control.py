@@ -1,0 +1,48 @@
+"""Model-size control (paper Fig. 5b/8): with mu = sigma set, the size SWAP-NAS finds follows mu.
+
+    python benchmarks/size_control.py [--mus 0.2,0.5,0.8,1.1,1.4] [--seeds 5] [--cycles 10]
+
+Prints, per mu (millions of parameters), the mean ± std size of the architectures found over
+the seeds, and the Spearman correlation between mu and the found sizes over all runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from scipy import stats
+
+from swapfw.search import SearchSettings, search
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", default="nb201")
+    parser.add_argument("--mus", default="0.2,0.5,0.8,1.1,1.4")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--population", type=int, default=10)
+    parser.add_argument("--cycles", type=int, default=10)
+    parser.add_argument("--mutations", type=int, default=4)
+    parser.add_argument("--data", default="gaussian")
+    parser.add_argument("--cache", default=None)
+    args = parser.parse_args()
+    print(f"{args.space}: swap-nas with mu = sigma, population {args.population}, cycles {args.cycles}, "
+          f"{args.seeds} seeds, data {args.data}")
+    print(f"{'mu (M)':>7} {'found params (M)':>20}")
+    xs, ys = [], []
+    for mu in (float(m) for m in args.mus.split(",")):
+        found = []
+        for seed in range(args.seeds):
+            report = search(SearchSettings(space=args.space, mu=mu, sigma=mu, seed=seed, population=args.population,
+                                           cycles=args.cycles, mutations=args.mutations, data=args.data,
+                                           cache=args.cache))
+            found.append(report["best"]["params"] / 1e6)
+        xs += [mu] * len(found)
+        ys += found
+        print(f"{mu:>7.2f} {statistics.mean(found):>12.3f} ± {statistics.stdev(found):.3f}")
+    print(f"Spearman(mu, found params) = {stats.spearmanr(xs, ys).statistic:.3f}")
+
+
+if __name__ == "__main__":
+    main()
