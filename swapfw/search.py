@@ -91,6 +91,9 @@ class Evaluator:
         self.seen = {a: (score, values) for a, (score, values) in state["seen"].items()}
         self.replaying = set(self.seen)
         self.evaluations, self.cached = state["evaluations"], state["cached"]
+        if self.seen:  # the first of the highest scores, as the running maximum would have kept
+            arch = max(self.seen, key=lambda a: self.seen[a][0])
+            self.best = (arch, self.seen[arch][0])
 
     def __call__(self, archs: list[str]) -> list[float]:
         return [self.one(arch) for arch in archs]
