@@ -60,3 +60,15 @@ def space_mu_sigma(space, build_options: dict | None = None, samples: int | None
 
 
 _space_sizes: dict[tuple, list[int]] = {}
+
+
+def resolve_mu_sigma(mu, sigma, space, build_options: dict | None = None) -> tuple[float | None, float | None]:
+    """Numbers (or None) pass through; 'auto' takes the space's sampled sizes (needs a space)."""
+    mu, sigma = parse_mu_sigma(mu), parse_mu_sigma(sigma)
+    if "auto" not in (mu, sigma):
+        return mu, sigma
+    if space is None:
+        raise SwapfwError("--mu/--sigma auto derive from a search space's sampled sizes: score a SPACE:ARCH "
+                          "model, or give numbers")
+    auto_mu, auto_sigma = space_mu_sigma(space, build_options)
+    return (auto_mu if mu == "auto" else mu), (auto_sigma if sigma == "auto" else sigma)

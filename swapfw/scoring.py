@@ -12,7 +12,7 @@ from .engine import PatternCounter, PatternCounts
 from .errors import SwapfwError, is_out_of_memory
 from .network import Network, prepare
 from .plugins import call, get_registry
-from .regularise import parse_mu_sigma, size_factor, space_mu_sigma
+from .regularise import parse_mu_sigma, resolve_mu_sigma, size_factor
 from .weights import initialise
 
 
@@ -80,7 +80,7 @@ def score(model, *, data: str = "gaussian", batch: int = 16, input_shape=None, s
         raise SwapfwError("regularised SWAP needs both --mu and --sigma")
     network = prepare(model, input_shape=input_shape, init=init, seed=seed, device=device, binariser=binariser,
                       build_options=build_options)
-    mu, sigma = _resolve_auto(mu, sigma, network, build_options)
+    mu, sigma = resolve_mu_sigma(mu, sigma, network.loaded.space, build_options)
     network.settings.update(mu=mu, sigma=sigma)
     inputs = load_batch(data, batch, network.input_shape, seed)
     counts = count_patterns(network, inputs.inputs)
@@ -94,18 +94,6 @@ def score(model, *, data: str = "gaussian", batch: int = 16, input_shape=None, s
         unhandled_sites=network.binding.unhandled, seconds=time.perf_counter() - start, seed=seed,
         mu=mu, sigma=sigma, input_shape=network.input_shape, data=inputs.source, device=str(network.device),
         init=init, source=network.loaded.source, note=network.ir.note, proxies=extra)
-
-
-def _resolve_auto(mu, sigma, network: Network, build_options) -> tuple[float | None, float | None]:
-    """'auto' needs a search space to sample sizes from: the model must be SPACE:ARCH."""
-    if "auto" not in (mu, sigma):
-        return mu, sigma
-    space = network.loaded.space
-    if space is None:
-        raise SwapfwError("--mu/--sigma auto derive from a search space's sampled sizes: score a SPACE:ARCH "
-                          "model, or give numbers")
-    auto_mu, auto_sigma = space_mu_sigma(space, build_options)
-    return (auto_mu if mu == "auto" else mu), (auto_sigma if sigma == "auto" else sigma)
 
 
 @dataclass

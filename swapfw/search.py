@@ -18,7 +18,7 @@ from .cache import ScoreCache
 from .errors import SwapfwError
 from .evaluate import NoCache, Scorer, combine
 from .plugins import call, get_registry
-from .regularise import parse_mu_sigma, space_mu_sigma
+from .regularise import resolve_mu_sigma
 from .truth import load_truth
 
 
@@ -67,20 +67,12 @@ class Evaluator:
     def __init__(self, settings: SearchSettings, space, cache):
         self.settings, self.space = settings, space
         self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache)
-        self.mu, self.sigma = self._regularisation()
+        self.mu, self.sigma = (resolve_mu_sigma(settings.mu, settings.sigma, space, settings.build_options)
+                               if self.scorer.derived else (None, None))
         self.seen: dict[str, tuple[float, dict]] = {}
         self.replaying: set[str] = set()  # restored scores not yet met again in the replay
         self.evaluations = self.cached = self.repeated = 0
         self.best: tuple[str, float] | None = None
-
-    def _regularisation(self):
-        if not self.scorer.derived:
-            return None, None
-        mu, sigma = parse_mu_sigma(self.settings.mu), parse_mu_sigma(self.settings.sigma)
-        if "auto" in (mu, sigma):
-            auto = space_mu_sigma(self.space, self.settings.build_options)
-            mu, sigma = (auto[0] if mu == "auto" else mu), (auto[1] if sigma == "auto" else sigma)
-        return mu, sigma
 
     def state(self) -> dict:
         return {"seen": {a: [score, values] for a, (score, values) in self.seen.items()},
