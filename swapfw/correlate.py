@@ -20,7 +20,7 @@ from .cache import ScoreCache
 from .errors import SwapfwError
 from .evaluate import NoCache, Scorer, combine, proxy_plan
 from .plugins import get_registry
-from .regularise import auto_mu_sigma, parse_mu_sigma
+from .regularise import fill_auto, parse_mu_sigma
 from .truth import Truth, load_truth
 
 
@@ -121,11 +121,7 @@ def _regularisation(mu, sigma, sizes, derived) -> tuple[float | None, float | No
     """Numbers as given; 'auto' from the sizes of the sampled architectures (never ground truth)."""
     if not derived:
         return None, None
-    if "auto" in (mu, sigma):
-        auto_mu, auto_sigma = auto_mu_sigma([int(s) for s in sizes])
-        mu = auto_mu if mu == "auto" else mu
-        sigma = auto_sigma if sigma == "auto" else sigma
-    return mu, sigma
+    return fill_auto(mu, sigma, lambda: [int(s) for s in sizes])
 
 
 def _report(settings: CorrelateSettings, per_seed: list[dict], seconds: dict, cached: int, wall: float) -> dict:

@@ -7,7 +7,7 @@ definition and its reported mu/sigma values are in millions).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .errors import SwapfwError
 
@@ -48,15 +48,22 @@ def parse_mu_sigma(text: str | float | None) -> float | str | None:
 AUTO_SAMPLES = 1000
 
 
-def space_mu_sigma(space, build_options: dict | None = None, samples: int | None = None,
-                   seed: int = 0) -> tuple[float, float]:
-    """auto_mu_sigma over the sizes of ``samples`` (default AUTO_SAMPLES) architectures of ``space``."""
+def fill_auto(mu, sigma, sizes: Callable[[], Sequence[int]]) -> tuple:
+    """Replace 'auto' in mu or sigma by auto_mu_sigma(sizes()); sizes are computed only when asked."""
+    if "auto" not in (mu, sigma):
+        return mu, sigma
+    auto_mu, auto_sigma = auto_mu_sigma(sizes())
+    return (auto_mu if mu == "auto" else mu), (auto_sigma if sigma == "auto" else sigma)
+
+
+def space_sizes(space, build_options: dict | None = None, samples: int | None = None, seed: int = 0) -> list[int]:
+    """Parameter counts of ``samples`` (default AUTO_SAMPLES) architectures of ``space``, kept per process."""
     samples = samples or AUTO_SAMPLES
     key = (space.name, tuple(sorted((build_options or {}).items())), samples, seed)
     if key not in _space_sizes:
         _space_sizes[key] = [sum(p.numel() for p in space.build(arch, **(build_options or {})).parameters())
                              for arch in space.sample(samples, seed)]
-    return auto_mu_sigma(_space_sizes[key])
+    return _space_sizes[key]
 
 
 _space_sizes: dict[tuple, list[int]] = {}
@@ -65,10 +72,7 @@ _space_sizes: dict[tuple, list[int]] = {}
 def resolve_mu_sigma(mu, sigma, space, build_options: dict | None = None) -> tuple[float | None, float | None]:
     """Numbers (or None) pass through; 'auto' takes the space's sampled sizes (needs a space)."""
     mu, sigma = parse_mu_sigma(mu), parse_mu_sigma(sigma)
-    if "auto" not in (mu, sigma):
-        return mu, sigma
-    if space is None:
+    if "auto" in (mu, sigma) and space is None:
         raise SwapfwError("--mu/--sigma auto derive from a search space's sampled sizes: score a SPACE:ARCH "
                           "model, or give numbers")
-    auto_mu, auto_sigma = space_mu_sigma(space, build_options)
-    return (auto_mu if mu == "auto" else mu), (auto_sigma if sigma == "auto" else sigma)
+    return fill_auto(mu, sigma, lambda: space_sizes(space, build_options))
