@@ -87,22 +87,25 @@ class DistinctCodes:
         if self._pending_rows >= max(MERGE_EVERY, known):
             self._merge()
 
+    def _known(self) -> torch.Tensor | None:
+        """The distinct set and the waiting codes in one tensor (None when nothing came yet)."""
+        parts = ([] if self._distinct is None else [self._distinct]) + self._pending
+        if not parts:
+            return None
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
+
     def _merge(self) -> None:
         if not self._pending:
             return
-        parts = [torch.cat(self._pending)]
-        if self._distinct is not None:
-            parts.insert(0, self._distinct)
-        self._distinct = _sorted_distinct(torch.cat(parts) if len(parts) > 1 else parts[0])
+        self._distinct = _sorted_distinct(self._known())
         self._pending, self._pending_rows = [], 0
 
     def count(self) -> int:
         if self._table is not None:
             return int(self._table.sum())
-        parts = ([] if self._distinct is None else [self._distinct]) + self._pending
-        if not parts:
+        codes = self._known()
+        if codes is None:
             return 0
-        codes = torch.cat(parts) if len(parts) > 1 else parts[0]
         if codes.dim() == 1 and codes.device.type == "cpu":  # count without building the set
             ordered = np.sort(codes.numpy())
             return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
