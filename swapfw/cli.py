@@ -118,15 +118,16 @@ def _finish(report: dict, plot: str | None, save: str | None) -> dict:
 def _print_correlation(summary: dict) -> None:
     click.echo(f"{summary['space']}  {summary['metric']}  {summary['samples']} archs x seeds "
                f"{','.join(map(str, summary['seeds']))}  data {summary['data']}  batch {summary['batch']}")
-    click.echo(f"{'proxy':<12} {'spearman':>16} {'kendall':>16} {'seconds':>9}")
+    width = max([12] + [len(name) for name in summary["proxies"]])
+    click.echo(f"{'proxy':<{width}} {'spearman':>16} {'kendall':>16} {'seconds':>9} {'not finite':>10}")
     def rank(item):  # best first, undefined correlations last
         rho = item[1]["spearman_mean"]
         return -rho if math.isfinite(rho) else math.inf
 
     rows = sorted(summary["proxies"].items(), key=rank)
     for name, r in rows:
-        click.echo(f"{name:<12} {r['spearman_mean']:>8.3f} ± {r['spearman_std']:.3f} "
-                   f"{r['kendall_mean']:>8.3f} ± {r['kendall_std']:.3f} {r['seconds']:>9.1f}")
+        click.echo(f"{name:<{width}} {r['spearman_mean']:>8.3f} ± {r['spearman_std']:.3f} "
+                   f"{r['kendall_mean']:>8.3f} ± {r['kendall_std']:.3f} {r['seconds']:>9.1f} {r['not_finite']:>10}")
     for note in summary["notes"]:
         click.echo(f"note: {note}")
 
@@ -136,7 +137,8 @@ def _print_correlation(summary: dict) -> None:
 @click.option("--truth", required=True, help="CSV with an architecture column and metric columns.")
 @click.option("--metric", required=True, help="The ground-truth column to correlate with.")
 @click.option("--arch-column", default=None, help="Architecture column (default: arch, else arch_str).")
-@click.option("--proxies", default="swap,regswap,params,flops", show_default=True, help="Comma-separated proxies.")
+@click.option("--proxies", default="swap,regswap,params,flops", show_default=True,
+              help="Comma-separated proxies; 'all' for every installed one; rank_agg:A+B ranks several together.")
 @click.option("--samples", default=1000, show_default=True, help="Architectures drawn per seed.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
 @click.option("--data", default="gaussian", show_default=True, help="As for score.")
@@ -242,20 +244,61 @@ def export(model, out, fmt, space_options, input_shape):
 @click.argument("spec", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite).")
-def run(spec, fmt, cache):
+@click.option("--samples", default=None, type=int, help="Override every run's architectures per seed.")
+@click.option("--seeds", default=None, help="Override every run's seeds (comma-separated).")
+@click.option("--table", default=None, help="Write the proxies x metrics Spearman table as CSV.")
+@click.option("--table-json", default=None, help="Write that table as JSON.")
+@click.option("--heatmap", default=None, help="Draw that table as a heatmap PNG (needs matplotlib).")
+def run(spec, fmt, cache, samples, seeds, table, table_json, heatmap):
     """Run a declarative experiment spec (TOML): every [[correlate]] table in it, in order."""
-    from .specs import load_spec
+    from .specs import load_report, load_spec
 
+    runs, report = load_spec(spec), load_report(spec)
     summaries = []
-    for settings, outputs in load_spec(spec):
-        if cache is not None:
-            settings.cache = cache
+    for settings, outputs in runs:
+        _override(settings, cache, samples, seeds)
         summary = _finish(_correlate_with_progress(settings), outputs.get("plot"), outputs.get("save"))
         summaries.append(summary)
         if fmt == "table":
             _print_correlation(summary)
+    outputs = {"table": table or report.get("table"), "json": table_json or report.get("json"),
+               "heatmap": heatmap or report.get("heatmap")}
+    if len(summaries) > 1 or any(outputs.values()):
+        _write_comparison(summaries, outputs, spec, fmt)
     if fmt == "json":
         click.echo(json.dumps({"spec": spec, "runs": summaries}))
+
+
+def _override(settings, cache, samples, seeds) -> None:
+    if cache is not None:
+        settings.cache = cache
+    if samples is not None:
+        settings.samples = samples
+    if seeds is not None:
+        settings.seeds = _ints(seeds)
+
+
+def _write_comparison(summaries: list[dict], outputs: dict, title: str, fmt: str) -> None:
+    from . import table as tables
+
+    comparison = tables.comparison(summaries)
+    if outputs["table"]:
+        tables.write_csv(comparison, outputs["table"])
+    if outputs["json"]:
+        tables.write_json(comparison, outputs["json"])
+    if outputs["heatmap"]:
+        tables.heatmap(comparison, outputs["heatmap"], title)
+    if fmt == "table":
+        _print_comparison(comparison)
+
+
+def _print_comparison(comparison: dict) -> None:
+    columns = comparison["columns"]
+    click.echo("Spearman by metric, sorted by mean")
+    click.echo(f"{'proxy':<24}" + "".join(f"{c:>16}" for c in columns) + f"{'mean':>9}{'not finite':>12}")
+    for row in comparison["rows"]:
+        cells = "".join(f"{row['spearman'][c]:>16.3f}" for c in columns)
+        click.echo(f"{row['proxy']:<24}{cells}{row['mean']:>9.3f}{row['not_finite']:>12}")
 
 
 @cli.command()

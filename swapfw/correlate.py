@@ -18,8 +18,9 @@ from scipy import stats
 from . import __version__
 from .cache import ScoreCache
 from .errors import SwapfwError
-from .evaluate import NoCache, Scorer, combine, proxy_plan
+from .evaluate import NoCache, Scorer
 from .plugins import get_registry
+from .proxies import combine_columns, expand, proxy_plan
 from .regularise import fill_auto, parse_mu_sigma
 from .truth import Truth, load_truth
 
@@ -65,6 +66,7 @@ class Correlation:
     """A checked correlation job: everything that can be wrong with the settings fails here."""
 
     def __init__(self, settings: CorrelateSettings):
+        settings.proxies = expand(settings.proxies)
         self.settings = settings
         self.space = get_registry().get("spaces", settings.space)
         self.truth = load_truth(settings.truth, settings.metric, self.space, settings.arch_column)
@@ -103,8 +105,7 @@ class Correlation:
         """Derived proxies from measured ones, then the correlations; truth is read only here."""
         mu, sigma = _regularisation(self.mu, self.sigma, values.get("params"), self.derived)
         for name in self.derived:
-            values[name] = [combine(name, {p: values[p][i] for p in self.measured}, mu, sigma)
-                            for i in range(len(archs))]
+            values[name] = combine_columns(name, values, mu, sigma)
         targets = [self.truth.values[a] for a in archs]
         names = self.settings.proxies
         return {"seed": seed, "mu": mu, "sigma": sigma, "archs": archs, "truth": targets,
@@ -119,7 +120,7 @@ def correlate(settings: CorrelateSettings, progress=None) -> dict:
 
 def _regularisation(mu, sigma, sizes, derived) -> tuple[float | None, float | None]:
     """Numbers as given; 'auto' from the sizes of the sampled architectures (never ground truth)."""
-    if not derived:
+    if not derived or sizes is None:  # no derived proxy here reads mu/sigma without params
         return None, None
     return fill_auto(mu, sigma, lambda: [int(s) for s in sizes])
 

@@ -3,7 +3,7 @@
 Shared by ``correlate`` and ``search``: the settings object needs ``space``, ``data``,
 ``batch``, ``repeats``, ``build_options``, ``input_shape``, ``binariser`` and ``device``.
 Derived proxies (``derived_from``) are not scored here: their parts are, and the caller
-combines them once it knows mu and sigma.
+combines them once it knows mu and sigma (see ``swapfw.proxies``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import time
 
 from .data import load_batch
 from .network import prepare
+from .errors import SwapfwError
 from .plugins import get_registry
+from .proxies import needs_targets, proxy_plan
 from .scoring import run_proxy
 
 
@@ -21,26 +23,6 @@ def protocol_key(settings) -> str:
     """Every setting besides space/arch/proxy/data/batch/seed that changes a score."""
     return json.dumps({"repeats": settings.repeats, "build": settings.build_options, "binariser": settings.binariser,
                        "input_shape": list(settings.input_shape or ()), "device": settings.device}, sort_keys=True)
-
-
-def proxy_plan(names: list[str]) -> tuple[list[str], list[str]]:
-    """Split proxies into measured ones (with derived proxies' parts) and derived ones."""
-    registry = get_registry()
-    measured, derived = [], []
-    for name in names:
-        parts = getattr(registry.get("proxies", name), "derived_from", None)
-        if parts:
-            derived.append(name)
-            measured += [p for p in parts if p not in measured]
-        elif name not in measured:
-            measured.append(name)
-    return measured, derived
-
-
-def combine(name: str, values: dict, mu, sigma) -> float:
-    """A derived proxy's value from its parts' values."""
-    proxy = get_registry().get("proxies", name)
-    return float(proxy.combine({p: values[p] for p in proxy.derived_from}, {"mu": mu, "sigma": sigma}))
 
 
 class NoCache:
@@ -67,6 +49,10 @@ class Scorer:
         self.shape = tuple(settings.input_shape or space.input_shape)
         self.batch = load_batch(settings.data, settings.batch, self.shape, seed)
         self.protocol = protocol_key(settings)
+        unlabelled = needs_targets(self.measured) if self.batch.targets is None else []
+        if unlabelled:
+            raise SwapfwError(f"{', '.join(unlabelled)} need labelled data: use --data cifar10:PATH "
+                              f"(the {self.batch.source} batch has no labels)")
         self.seconds: dict[str, float] = {}
         self.cached = self.computed = 0
 

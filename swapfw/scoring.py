@@ -11,7 +11,8 @@ from .data import Batch, load_batch
 from .engine import PatternCounter, PatternCounts
 from .errors import SwapfwError, is_out_of_memory
 from .network import Network, prepare
-from .plugins import call, get_registry
+from .plugins import call
+from .proxies import proxy_entry
 from .regularise import parse_mu_sigma, resolve_mu_sigma, size_factor
 from .weights import initialise
 
@@ -132,9 +133,12 @@ def measure_patterns(network: Network, inputs: torch.Tensor, *, seed: int, repea
 def run_proxy(name: str, network: Network, batch: Batch, seed: int) -> float:
     """Run a proxy plugin by name; its failure is reported with its name, never a traceback.
 
-    A derived proxy (``derived_from``) combines the values of the proxies it names.
+    A derived proxy (``derived_from``) combines the values of the proxies it names; a
+    population-level one has no value for a single network.
     """
-    entry = get_registry().entry("proxies", name)
+    entry = proxy_entry(name)
+    if getattr(entry.obj, "population", False):
+        raise SwapfwError(f"proxy {name!r} ranks architectures against each other: use it in correlate")
     parts = getattr(entry.obj, "derived_from", None)
     if parts:
         values = {part: run_proxy(part, network, batch, seed) for part in parts}

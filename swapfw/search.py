@@ -16,8 +16,9 @@ from pathlib import Path
 
 from .cache import ScoreCache
 from .errors import SwapfwError
-from .evaluate import NoCache, Scorer, combine
+from .evaluate import NoCache, Scorer
 from .plugins import call, get_registry
+from .proxies import derive, is_population
 from .regularise import resolve_mu_sigma
 from .truth import load_truth
 
@@ -46,6 +47,9 @@ class SearchSettings:
     budget: int | None = None  # distinct architectures scored (computed or from the cache), then stop
 
     def check(self) -> None:
+        if is_population(self.proxy):
+            raise SwapfwError(f"proxy {self.proxy!r} ranks architectures against each other, so it has no value "
+                              "for one candidate: search with a per-network proxy (e.g. regswap)")
         for name in ("population", "cycles", "sample_size", "mutations"):
             if getattr(self, name) < 1:
                 raise SwapfwError(f"--{name.replace('_', '-')} must be at least 1")
@@ -106,8 +110,8 @@ class Evaluator:
             self.evaluations += 1
         else:
             self.cached += 1
-        name = self.settings.proxy
-        score = combine(name, values, self.mu, self.sigma) if self.scorer.derived else values[name]
+        values = derive(values, self.scorer.derived, self.mu, self.sigma)
+        score = values[self.settings.proxy]
         self.seen[canonical] = (score, values)
         if self.best is None or score > self.best[1]:
             self.best = (canonical, score)

@@ -3,7 +3,9 @@
 Keys are the correlate options with underscores (``space``, ``truth``, ``metric``, ``proxies``,
 ``samples``, ``seeds``, ``data``, ``batch``, ``repeats``, ``space_options``, ``input_shape``,
 ``mu``, ``sigma``, ``binariser``, ``device``, ``arch_column``) plus optional ``plot`` and
-``save`` paths. Paths are taken relative to the directory swapfw runs in.
+``save`` paths. An optional ``[report]`` table names where the comparison table across all
+runs goes: ``table`` (CSV), ``json`` and ``heatmap`` (PNG). Paths are taken relative to the
+directory swapfw runs in.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .errors import SwapfwError
 
 _OUTPUTS = ("plot", "save")
 _RENAMED = {"space_options": "build_options"}
+REPORT_KEYS = ("table", "json", "heatmap")
 
 
 def load_spec(path: str) -> list[tuple[CorrelateSettings, dict]]:
@@ -31,6 +34,15 @@ def load_spec(path: str) -> list[tuple[CorrelateSettings, dict]]:
     if not isinstance(tables, list) or not tables:
         raise SwapfwError(f"spec {path} has no [[correlate]] table")
     return [_settings(table, path, i) for i, table in enumerate(tables, start=1)]
+
+
+def load_report(path: str) -> dict:
+    """The spec's ``[report]`` table: where the comparison table across its runs is written."""
+    report = tomllib.loads(Path(path).read_text()).get("report", {})
+    unknown = set(report) - set(REPORT_KEYS)
+    if unknown:
+        raise SwapfwError(f"spec {path}, [report]: unknown key {sorted(unknown)[0]!r} (use {', '.join(REPORT_KEYS)})")
+    return report
 
 
 def _settings(table: dict, path: str, index: int) -> tuple[CorrelateSettings, dict]:

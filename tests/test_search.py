@@ -38,7 +38,8 @@ def test_every_searcher_reports_and_is_deterministic(searcher, tmp_path):
 def test_swap_nas_keeps_the_best_it_has_seen(tmp_path):
     report = search(settings(tmp_path, cycles=6, cache=""))
     space = get("spaces", "nb201")
-    from swapfw.evaluate import NoCache, Scorer, combine
+    from swapfw.evaluate import NoCache, Scorer
+    from swapfw.proxies import combine
 
     scorer = Scorer(settings(tmp_path, cache=""), ["regswap"], 0, NoCache())
     initial = [combine("regswap", scorer.measure(space.canonical(a)), 0.02, 0.02) for a in space.sample(6, 0)]

@@ -1,0 +1,150 @@
+"""What every training-free metric starts from: its own fresh copy of the network.
+
+A metric that trains, rescales or backpropagates through a network must not leave a trace
+on the next metric's network, so each gets a deep copy, re-initialised from the seed, in
+the mode it declares on its proxy object:
+
+- ``init``: ``"default"`` (PyTorch's own initialisers, as NAS-Bench-Suite-Zero and the
+  zero-cost papers ran them) or ``"paper"`` (swapfw's N(0, 1) protocol of SWAP-Score).
+  A network scored with ``--init keep`` keeps its weights in every copy.
+- ``bn``: ``"train"`` (batch statistics), ``"eval"`` or ``"none"`` (BatchNorm replaced by
+  identity, as synflow is published).
+- ``precision``: ``"float32"`` or ``"float64"``.
+
+Also here: the labels a metric needs, the logits of a model's output, and a batch split
+that grows until a metric fits in memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .errors import SwapfwError, is_out_of_memory
+from .weights import initialise
+
+BN_MODES = ("train", "eval", "none")
+PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+_BATCHNORM = nn.modules.batchnorm._BatchNorm
+
+
+def fresh_model(network, seed: int, *, init: str = "default", bn: str = "train",
+                precision: str = "float32") -> nn.Module:
+    """A deep copy of the network's module, re-initialised from ``seed``, in train mode."""
+    if bn not in BN_MODES:
+        raise SwapfwError(f"unknown BatchNorm mode {bn!r} (use {', '.join(BN_MODES)})")
+    if precision not in PRECISIONS:
+        raise SwapfwError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)})")
+    model = copy.deepcopy(network.loaded.module)
+    if network.settings.get("init", "random") != "keep":
+        _reinitialise(model, init, seed)
+    model.train()
+    _disable_dropout(model)
+    if bn == "none":
+        _remove_batchnorm(model)
+    elif bn == "eval":
+        for sub in model.modules():
+            if isinstance(sub, _BATCHNORM):
+                sub.eval()
+    return model.to(device=network.device, dtype=PRECISIONS[precision])
+
+
+def fresh_for(proxy, network, seed: int) -> nn.Module:
+    """The fresh copy a proxy object declares through its ``init``, ``bn`` and ``precision`` attributes."""
+    return fresh_model(network, seed, init=getattr(proxy, "init", "default"), bn=getattr(proxy, "bn", "train"),
+                       precision=getattr(proxy, "precision", "float32"))
+
+
+def _reinitialise(model: nn.Module, init: str, seed: int) -> None:
+    if init == "paper":
+        initialise(model, "random", seed)
+        return
+    if init != "default":
+        raise SwapfwError(f"unknown metric init {init!r} (use default or paper)")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for sub in model.modules():
+            if hasattr(sub, "reset_parameters") and callable(sub.reset_parameters):
+                sub.reset_parameters()
+            if isinstance(sub, _BATCHNORM):
+                sub.reset_running_stats()
+
+
+def _disable_dropout(model: nn.Module) -> None:
+    """Dropout would make the same seed give different values."""
+    for sub in model.modules():
+        if isinstance(sub, nn.modules.dropout._DropoutNd):
+            sub.eval()
+
+
+def _remove_batchnorm(model: nn.Module) -> None:
+    for name, sub in list(model.named_modules()):
+        if isinstance(sub, _BATCHNORM):
+            parent, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, attr, nn.Identity())
+
+
+def labels(batch, proxy: str) -> torch.Tensor:
+    """The batch's labels; a clear error where the data has none."""
+    if batch.targets is None:
+        raise SwapfwError(f"proxy {proxy!r} needs labelled data: use --data cifar10:PATH "
+                          f"(the {batch.source} batch has no labels)")
+    return batch.targets
+
+
+def logits(output) -> torch.Tensor:
+    """The class scores of a model's output: the tensor itself, or the last tensor of a tuple."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)):
+        tensors = [t for t in output if isinstance(t, torch.Tensor)]
+        if tensors:
+            return tensors[-1]
+    if isinstance(output, dict) and output:
+        return logits(list(output.values()))
+    raise SwapfwError(f"the model's output ({type(output).__name__}) holds no tensor")
+
+
+def cross_entropy(output, targets: torch.Tensor) -> torch.Tensor:
+    """The loss of the gradient metrics (NAS-Bench-Suite-Zero's choice for classification)."""
+    scores = logits(output)
+    if scores.dim() != 2:
+        scores = scores.flatten(1)
+    if targets.max() >= scores.shape[1]:
+        raise SwapfwError(f"labels go up to {int(targets.max())} but the model has {scores.shape[1]} outputs")
+    return F.cross_entropy(scores, targets.to(scores.device))
+
+
+def chunks(tensor: torch.Tensor, parts: int) -> list[torch.Tensor]:
+    """``tensor`` split along the batch into ``parts`` nearly equal pieces."""
+    return list(torch.tensor_split(tensor, parts))
+
+
+def fit_in_memory(compute, samples: int, proxy: str):
+    """``compute(parts)`` with parts = 1, 2, 4, ... until it runs without running out of memory.
+
+    Only metrics whose value is a sum over the batch (gradients accumulate) may use it.
+    """
+    parts = 1
+    while True:
+        try:
+            return compute(parts)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            if parts >= samples:
+                raise SwapfwError(f"out of memory computing {proxy!r} even one sample at a time: "
+                                  "lower --batch or use a smaller model") from None
+            parts = min(samples, parts * 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+
+def finite_or_nan(value) -> float:
+    """A metric's float; inf and NaN both become NaN so they are counted, never ranked."""
+    value = float(value)
+    return value if math.isfinite(value) else math.nan
