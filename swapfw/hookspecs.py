@@ -1,8 +1,8 @@
 """The hooks a swapfw plugin may implement: one per plugin kind.
 
 Each hook receives a ``register`` callable; the plugin calls it once per object it
-provides. An object needs a ``name`` attribute; see ``swapfw.kinds`` for what else
-each kind is expected to offer.
+provides. An object needs a ``name`` attribute; what else each kind offers is in the
+README's Plugins section (proxies: ``swapfw.proxies`` and ``swapfw.fresh``).
 """
 
 import pluggy
@@ -18,7 +18,11 @@ def register_spaces(register):
 
 @hookspec
 def register_proxies(register):
-    """Register proxies: training-free metrics that map a network and a batch to a float."""
+    """Register proxies: training-free metrics that map a network and a batch to a float.
+
+    A proxy declares ``needs`` (``gradients``, ``targets``, ``patterns``) and, for its fresh copy
+    of the network, ``init``, ``bn`` and ``precision``; a derived one names ``derived_from``.
+    """
 
 
 @hookspec
