@@ -1,6 +1,6 @@
 """Seconds per architecture for every installed proxy on the same NB201 networks and batch.
 
-    python benchmarks/proxy_cost.py [--archs 20] [--batch 64] [--proxies all] [--device cpu]
+    python benchmarks/proxy_cost.py [--archs 20] [--batch 32] [--proxies all] [--device cpu]
 
 Each proxy runs on the same networks, inputs and seed; a plain ``torch.no_grad`` forward pass
 of the same network and batch is timed beside them (the floor any data-driven metric pays).
@@ -30,7 +30,7 @@ IMAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ci
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--proxies", default="all")
     parser.add_argument("--images", default=str(IMAGES), help="labelled CIFAR-10 (.npz or batches folder)")
     parser.add_argument("--device", default="cpu")

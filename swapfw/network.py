@@ -1,4 +1,8 @@
-"""A network ready to score: its module with initialised weights, its IR and its site binding."""
+"""A network ready to score: its module with initialised weights, its IR and its site binding.
+
+The binding is made on first use, so metrics that never read activation patterns (params,
+synflow, ...) also work on a model with no activation to score.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +27,15 @@ DEFAULT_INPUT_SHAPE = (3, 32, 32)
 class Network:
     loaded: LoadedModel
     ir: ModelIR
-    binding: Binding
     device: torch.device
     settings: dict = field(default_factory=dict)  # protocol settings proxies may read (mu, sigma, repeats)
     memo: dict = field(default_factory=dict)  # results shared between proxies on the same batch
+    binariser: str | None = None  # --binariser: serve every site it handles
+
+    @functools.cached_property
+    def binding(self) -> Binding:
+        """Which binariser reads which value; an error here if no site can be read."""
+        return bind(self.ir, get_registry(), self.binariser)
 
     @functools.cached_property
     def probe(self) -> Probe:
@@ -72,7 +81,7 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
     example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(seed)).to(dev)
     ir = build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx")
     settings = dict(settings or {}, init=init)
-    return Network(loaded, ir, bind(ir, get_registry(), binariser), dev, settings)
+    return Network(loaded, ir, dev, settings, binariser=binariser)
 
 
 def _device(name: str) -> torch.device:

@@ -71,7 +71,7 @@ def test_override_that_handles_nothing_is_an_error(temporary_plugin):
 
     temporary_plugin(BinariserPlugin(OnlyTanh()), "only-tanh")
     with pytest.raises(SwapfwError, match="handles none of this model's activations"):
-        prepare(nets.ModuleActNet(nn.ReLU), input_shape=(3, 8, 8), binariser="only_tanh")
+        prepare(nets.ModuleActNet(nn.ReLU), input_shape=(3, 8, 8), binariser="only_tanh").binding
 
 
 def test_size_factor_is_the_papers_gaussian_in_millions():

@@ -196,3 +196,12 @@ space_options = {{ channels = 4, cells = 1 }}
     assert "sorted by mean" in result.output
     with open(tmp_path / "fig.csv") as fh:
         assert next(csv.reader(fh)) == ["proxy", "a", "b", "mean", "not_finite"]
+
+
+def test_a_model_without_activations_still_has_size_metrics_but_no_swap():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 2))
+    network = prepare(model, input_shape=(3, 8, 8))
+    batch = Batch(torch.randn(4, 3, 8, 8), None, "random")
+    assert run_proxy("params", network, batch, 0) == 3 * 4 * 9 + 4 + 144 * 2 + 2
+    with pytest.raises(SwapfwError, match="no activation to score"):
+        run_proxy("swap", network, batch, 0)
