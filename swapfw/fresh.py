@@ -5,7 +5,9 @@ on the next metric's network, so each gets a deep copy, re-initialised from the 
 the mode it declares on its proxy object:
 
 - ``init``: ``"default"`` (PyTorch's own initialisers, as NAS-Bench-Suite-Zero and the
-  zero-cost papers ran them) or ``"paper"`` (swapfw's N(0, 1) protocol of SWAP-Score).
+  zero-cost papers ran them), ``"kaiming"`` (Kaiming-normal fan-in, ReLU gain, zero biases,
+  norm layers 1/0: the AZ-NAS and VKDNW authors' initialiser) or ``"paper"`` (swapfw's N(0, 1)
+  protocol of SWAP-Score).
   A network scored with ``--init keep`` keeps its weights in every copy.
 - ``bn``: ``"train"`` (batch statistics), ``"eval"`` or ``"none"`` (BatchNorm replaced by
   identity, as synflow is published).
@@ -18,13 +20,16 @@ that grows until a metric fits in memory.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import torch
+import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import SwapfwError, is_out_of_memory
+from .probe import Probe, TapPoint
 from .weights import initialise
 
 BN_MODES = ("train", "eval", "none")
@@ -59,19 +64,46 @@ def fresh_for(proxy, network, seed: int) -> nn.Module:
                        precision=getattr(proxy, "precision", "float32"))
 
 
+def fresh_probe(network, model: nn.Module, points: list[TapPoint] | None = None) -> Probe:
+    """A probe that taps ``model`` (a fresh copy) where the network's IR has ``points``.
+
+    Default points: the network's binding. The IR's graph is copied, as a GraphModule owns its graph.
+    """
+    view = torch.fx.GraphModule(model, copy.deepcopy(network.ir.module.graph)) if network.ir.traced else model
+    return Probe(dataclasses.replace(network.ir, module=view), network.binding.points if points is None else points)
+
+
 def _reinitialise(model: nn.Module, init: str, seed: int) -> None:
+    """Weights drawn from ``seed``; BatchNorm running statistics back to 0/1 (the copy carries what
+    the original saw while its IR was built)."""
     if init == "paper":
         initialise(model, "random", seed)
-        return
-    if init != "default":
-        raise SwapfwError(f"unknown metric init {init!r} (use default or paper)")
-    with torch.random.fork_rng(devices=[]):
+    elif init == "kaiming":
+        _kaiming_fan_in(model, seed)
+    elif init == "default":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for sub in model.modules():
+                if hasattr(sub, "reset_parameters") and callable(sub.reset_parameters):
+                    sub.reset_parameters()
+    else:
+        raise SwapfwError(f"unknown metric init {init!r} (use default, kaiming or paper)")
+    for sub in model.modules():
+        if isinstance(sub, _BATCHNORM) and sub.track_running_stats:
+            sub.reset_running_stats()
+
+
+def _kaiming_fan_in(model: nn.Module, seed: int) -> None:
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         for sub in model.modules():
-            if hasattr(sub, "reset_parameters") and callable(sub.reset_parameters):
-                sub.reset_parameters()
-            if isinstance(sub, _BATCHNORM):
-                sub.reset_running_stats()
+            if isinstance(sub, (nn.modules.conv._ConvNd, nn.Linear)):
+                nn.init.kaiming_normal_(sub.weight, mode="fan_in", nonlinearity="relu")
+                if sub.bias is not None:
+                    nn.init.zeros_(sub.bias)
+            elif isinstance(sub, (_BATCHNORM, nn.GroupNorm)) and sub.affine:
+                nn.init.ones_(sub.weight)
+                nn.init.zeros_(sub.bias)
 
 
 def _disable_dropout(model: nn.Module) -> None:

@@ -24,8 +24,6 @@ in scale at 32, not 64). The size-dependent metrics (nwot, jacov, epe_nas) scale
 from __future__ import annotations
 
 import contextlib
-import copy
-import dataclasses
 import math
 
 import numpy as np
@@ -35,8 +33,8 @@ import torch.nn as nn
 
 from swapfw import hookimpl
 from swapfw.errors import SwapfwError
-from swapfw.fresh import chunks, cross_entropy, finite_or_nan, fit_in_memory, fresh_for, labels, logits
-from swapfw.probe import Probe, TapPoint
+from swapfw.fresh import chunks, cross_entropy, finite_or_nan, fit_in_memory, fresh_for, labels, logits, fresh_probe
+from swapfw.probe import TapPoint
 
 WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
 # Activations NASLib's nwot hooks: every module whose type name contains "ReLU".
@@ -399,17 +397,6 @@ def relu_points(network) -> list[TapPoint]:
         kinds = ", ".join(sorted(network.ir.activation_types())) or "none"
         raise SwapfwError(f"nwot needs ReLU-like activations; this model has {kinds}")
     return points
-
-
-def fresh_probe(network, model: nn.Module, points: list[TapPoint]) -> Probe:
-    """A probe over the fresh copy: (a copy of) the IR's graph bound to the copy's modules.
-
-    The graph is copied because a GraphModule claims its graph as owner.
-    """
-    ir = network.ir
-    if ir.traced:
-        model = torch.fx.GraphModule(model, copy.deepcopy(ir.module.graph))
-    return Probe(dataclasses.replace(ir, module=model), points)
 
 
 def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
