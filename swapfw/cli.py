@@ -246,17 +246,18 @@ def export(model, out, fmt, space_options, input_shape):
 @click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite).")
 @click.option("--samples", default=None, type=int, help="Override every run's architectures per seed.")
 @click.option("--seeds", default=None, help="Override every run's seeds (comma-separated).")
+@click.option("--proxies", default=None, help="Override every run's proxies (comma-separated; 'all').")
 @click.option("--table", default=None, help="Write the proxies x metrics Spearman table as CSV.")
 @click.option("--table-json", default=None, help="Write that table as JSON.")
 @click.option("--heatmap", default=None, help="Draw that table as a heatmap PNG (needs matplotlib).")
-def run(spec, fmt, cache, samples, seeds, table, table_json, heatmap):
+def run(spec, fmt, cache, samples, seeds, proxies, table, table_json, heatmap):
     """Run a declarative experiment spec (TOML): every [[correlate]] table in it, in order."""
     from .specs import load_report, load_spec
 
     runs, report = load_spec(spec), load_report(spec)
     summaries = []
     for settings, outputs in runs:
-        _override(settings, cache, samples, seeds)
+        _override(settings, cache=cache, samples=samples, seeds=seeds, proxies=proxies)
         summary = _finish(_correlate_with_progress(settings), outputs.get("plot"), outputs.get("save"))
         summaries.append(summary)
         if fmt == "table":
@@ -269,13 +270,16 @@ def run(spec, fmt, cache, samples, seeds, table, table_json, heatmap):
         click.echo(json.dumps({"spec": spec, "runs": summaries}))
 
 
-def _override(settings, cache, samples, seeds) -> None:
+def _override(settings, *, cache, samples, seeds, proxies) -> None:
+    """Command-line values replace the spec's, for every run in it."""
     if cache is not None:
         settings.cache = cache
     if samples is not None:
         settings.samples = samples
     if seeds is not None:
         settings.seeds = _ints(seeds)
+    if proxies is not None:
+        settings.proxies = [p for p in proxies.split(",") if p]
 
 
 def _write_comparison(summaries: list[dict], outputs: dict, title: str, fmt: str) -> None:
