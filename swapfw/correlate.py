@@ -99,7 +99,7 @@ class Correlation:
                 per_seed.append(self._correlate_seed(seed, archs, values))
         finally:
             cache.close()
-        return _report(settings, per_seed, seconds, cached, time.perf_counter() - start)
+        return _report(settings, self.truth, per_seed, seconds, cached, time.perf_counter() - start)
 
     def _correlate_seed(self, seed: int, archs: list[str], values: dict) -> dict:
         """Derived proxies from measured ones, then the correlations; truth is read only here."""
@@ -125,7 +125,8 @@ def _regularisation(mu, sigma, sizes, derived) -> tuple[float | None, float | No
     return fill_auto(mu, sigma, lambda: [int(s) for s in sizes])
 
 
-def _report(settings: CorrelateSettings, per_seed: list[dict], seconds: dict, cached: int, wall: float) -> dict:
+def _report(settings: CorrelateSettings, truth: Truth, per_seed: list[dict], seconds: dict, cached: int,
+            wall: float) -> dict:
     proxies = {}
     for name in settings.proxies:
         rho = [s["correlations"][name][0] for s in per_seed]
@@ -138,7 +139,7 @@ def _report(settings: CorrelateSettings, per_seed: list[dict], seconds: dict, ca
             "repeats": settings.repeats, "build_options": settings.build_options,
             "mu": [s["mu"] for s in per_seed], "sigma": [s["sigma"] for s in per_seed],
             "cached_values": cached, "wall_seconds": round(wall, 2), "version": __version__,
-            "notes": _notes(settings), "per_seed": per_seed}
+            "notes": _notes(settings, truth), "per_seed": per_seed}
 
 
 def _mean(xs: list[float]) -> float:
@@ -151,10 +152,16 @@ def _std(xs: list[float]) -> float:
     return float(np.std(finite)) if finite else math.nan
 
 
-def _notes(settings: CorrelateSettings) -> list[str]:
+def _notes(settings: CorrelateSettings, truth: Truth) -> list[str]:
     notes = []
+    if truth.merged:
+        notes.append(f"{truth.merged} rows of {truth.path} name an architecture already listed (same canonical "
+                     f"form); {len(truth.values)} distinct architectures, duplicates' values averaged")
     metric = settings.metric.lower()
-    if settings.data.startswith("cifar10:") and not metric.startswith("cifar10_"):
+    if settings.data.startswith("cifar10:") and metric.startswith(("cifar100", "imagenet")):
         notes.append(f"the input batch is CIFAR-10 images; the metric {settings.metric} is for another dataset "
                      "whose images are not available here")
+    data_note = getattr(get_registry().get("spaces", settings.space), "data_note", None)
+    if data_note:
+        notes.append(data_note)
     return notes

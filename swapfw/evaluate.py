@@ -12,6 +12,7 @@ import json
 import time
 
 from .data import load_batch
+from .importers import space_input_shape
 from .network import prepare
 from .errors import SwapfwError
 from .plugins import get_registry
@@ -46,7 +47,7 @@ class Scorer:
         space = get_registry().get("spaces", settings.space)
         self.settings, self.seed, self.cache = settings, seed, cache
         self.measured, self.derived = proxy_plan(proxies)
-        self.shape = tuple(settings.input_shape or space.input_shape)
+        self.shape = tuple(settings.input_shape or space_input_shape(space, settings.build_options))
         self.batch = load_batch(settings.data, settings.batch, self.shape, seed)
         self.protocol = protocol_key(settings)
         unlabelled = needs_targets(self.measured) if self.batch.targets is None else []

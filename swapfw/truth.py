@@ -14,11 +14,16 @@ ARCH_COLUMNS = ("arch", "arch_str")
 
 @dataclass
 class Truth:
-    """Metric values keyed by the space's canonical architecture string, in file order."""
+    """Metric values keyed by the space's canonical architecture string, in file order.
+
+    Rows naming the same network (the same canonical form: NB101's isomorphic specs, say) are
+    one architecture; their values are averaged and ``merged`` counts the extra rows.
+    """
 
     metric: str
     values: dict[str, float]
     path: str
+    merged: int = 0
 
 
 def load_truth(path: str, metric: str, space, arch_column: str | None = None) -> Truth:
@@ -36,13 +41,19 @@ def load_truth(path: str, metric: str, space, arch_column: str | None = None) ->
                               "name it with --arch-column")
         if metric not in columns:
             raise SwapfwError(f"{path} has no column {metric!r} (columns: {', '.join(columns)})")
-        values: dict[str, float] = {}
+        rows: dict[str, list[float]] = {}
         for line, row in enumerate(reader, start=2):
             arch = _canonical(space, row[column], path, line)
-            values[arch] = _number(row[metric], path, line, metric)
-    if not values:
+            rows.setdefault(arch, []).append(_number(row[metric], path, line, metric))
+    if not rows:
         raise SwapfwError(f"{path} has no rows")
-    return Truth(metric, values, str(path))
+    values = {arch: _mean(found) for arch, found in rows.items()}
+    return Truth(metric, values, str(path), merged=sum(len(found) - 1 for found in rows.values()))
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
 
 
 def _canonical(space, text: str, path: str, line: int) -> str:

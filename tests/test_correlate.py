@@ -215,3 +215,31 @@ def test_cli_table_lists_proxies_best_first(table, tmp_path):
     lines = [line for line in result.stdout.splitlines() if line.split(" ")[0] in ("swap", "params", "flops")]
     rhos = [float(line.split()[1]) for line in lines]
     assert len(rhos) == 3 and rhos == sorted(rhos, reverse=True)
+
+
+def test_rows_naming_the_same_network_are_averaged_and_reported(tmp_path):
+    from swapfw.truth import load_truth
+
+    space = get("spaces", "nb201")
+    a, b = space.sample(2, 3)
+    path = tmp_path / "dup.csv"
+    path.write_text(f"arch,acc\n{a},90\n{b},80\n {a} ,92\n")  # the same arch, written differently
+    truth = load_truth(str(path), "acc", space)
+    assert truth.values == {space.canonical(a): 91.0, space.canonical(b): 80.0} and truth.merged == 1
+
+
+def test_a_space_can_give_its_input_shape_per_build(tmp_path):
+    from swapfw.importers import space_input_shape
+
+    darts = get("spaces", "darts")
+    assert space_input_shape(darts, {"dataset": "imagenet"}) == (3, 224, 224)
+    assert space_input_shape(darts, {}) == (3, 32, 32)
+    assert space_input_shape(get("spaces", "nb201"), {"classes": 100}) == (3, 32, 32)
+
+
+def test_auto_sizes_from_meta_builds_equal_real_parameter_counts():
+    from swapfw.regularise import space_sizes
+
+    space = get("spaces", "nb201")
+    real = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in space.sample(5, 9)]
+    assert space_sizes(space, SMALL, samples=5, seed=9) == real

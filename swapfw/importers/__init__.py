@@ -49,7 +49,14 @@ def load_model(source: str | nn.Module, build_options: dict | None = None) -> Lo
 
         module = call(entry, "build", rest, **(build_options or {}))
         # a space's networks take any resolution (global pooling): its shape is a default, not a constraint
-        return LoadedModel(module, None, source, "space", entry.obj, tuple(entry.obj.input_shape))
+        return LoadedModel(module, None, source, "space", entry.obj, space_input_shape(entry.obj, build_options))
     from .python import load_callable
 
     return LoadedModel(load_callable(source), None, source, "python")
+
+
+def space_input_shape(space, build_options: dict | None = None) -> tuple[int, ...]:
+    """A space's default per-sample input shape; ``input_shape_for(**options)`` where it depends on
+    the build (DARTS for ImageNet takes 224x224, say), else ``input_shape``."""
+    shape_for = getattr(space, "input_shape_for", None)
+    return tuple(shape_for(**(build_options or {})) if shape_for else space.input_shape)

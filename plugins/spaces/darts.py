@@ -1,0 +1,504 @@
+"""The DARTS cell space (Liu et al., ICLR 2019), also the space of NAS-Bench-301, as a swapfw space.
+
+An architecture is a pair of cells, ``normal`` and ``reduce``. Each cell has two inputs (nodes 0
+and 1: the outputs of the two previous cells) and four intermediate nodes 2..5; node ``i`` sums
+two edges, each an ``(op, input)`` pair reading a node ``< i``; the cell's output concatenates
+nodes 2..5. Architectures are written as the DARTS ``Genotype`` repr, the form NAS-Bench-301 and
+the DARTS code print::
+
+    Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ... 8 pairs], normal_concat=[2, 3, 4, 5],
+             reduce=[... 8 pairs], reduce_concat=[2, 3, 4, 5])
+
+(on one line; pairs 2k and 2k+1 are the two edges of node k + 2; ``range(2, 6)`` is accepted for
+a concat). Strings are read with ``ast`` and ``ast.literal_eval`` on each part, never ``eval``.
+
+The network is the DARTS evaluation network (``NetworkCIFAR``/``NetworkImageNet`` of
+quark0/darts ``cnn/model.py`` with the ops of ``cnn/operations.py``), written anew here. The
+auxiliary head and drop path are training-only and are not built: this is the inference network.
+
+NAS-Bench-301 samples 2 distinct inputs per node and one of 7 ops per edge (no ``none``); the
+SWAP paper's DARTS set also has ``none`` edges and nodes reading one input twice, which parse
+and build too.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import random
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+
+from swapfw import SwapfwError, hookimpl
+
+#: DARTS ``PRIMITIVES``, in its order
+OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
+       "dil_conv_3x3", "dil_conv_5x5")
+#: the ops ``sample`` and ``mutate`` use by default: NAS-Bench-301's, i.e. all but ``none``
+SAMPLE_OPS = OPS[1:]
+NODES = (2, 3, 4, 5)
+CONCAT = (2, 3, 4, 5)
+CELLS = ("normal", "reduce")
+FORM = ("Genotype(normal=[(OP, INPUT) x 8], normal_concat=[2, 3, 4, 5], reduce=[(OP, INPUT) x 8], "
+        "reduce_concat=[2, 3, 4, 5]) where pairs 2k, 2k+1 feed node k+2 from nodes INPUT < k+2")
+MAX_LENGTH = 4000  # a genotype is ~560 characters; refuse to hand ast megabytes of text
+
+
+class Genotype(NamedTuple):
+    """A parsed architecture: 8 ``(op, input)`` pairs per cell; concats are always (2, 3, 4, 5)."""
+
+    normal: tuple[tuple[str, int], ...]
+    normal_concat: tuple[int, ...]
+    reduce: tuple[tuple[str, int], ...]
+    reduce_concat: tuple[int, ...]
+
+
+def _shown(arch: object) -> str:
+    text = repr(arch)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _bad(arch: object, reason: str) -> SwapfwError:
+    """One-line error naming the string, what is wrong, and the form expected."""
+    return SwapfwError(f"bad DARTS architecture {_shown(arch)}: {reason}; expected {FORM}, "
+                       f"OP one of {', '.join(OPS)}")
+
+
+# --- strings -----------------------------------------------------------------------------------
+
+
+def _literal(arch: str, node: ast.AST, what: str):
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise _bad(arch, f"{what} is not a literal") from None
+
+
+def _edges(arch: str, cell: str, node: ast.AST) -> tuple[tuple[str, int], ...]:
+    """A cell's 8 pairs, checked: known ops, each input a node before the one it feeds."""
+    pairs = _literal(arch, node, cell)
+    if not isinstance(pairs, (list, tuple)):
+        raise _bad(arch, f"{cell} is a {type(pairs).__name__}, not a list of (op, input) pairs")
+    if len(pairs) != 2 * len(NODES):
+        raise _bad(arch, f"{cell} has {len(pairs)} pairs, needs 8 (2 for each of nodes 2..5)")
+    edges = []
+    for k, pair in enumerate(pairs):
+        target = NODES[k // 2]
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise _bad(arch, f"{cell} pair {k} {pair!r} is not an (op, input) pair")
+        op, source = pair
+        if op not in OPS:
+            raise _bad(arch, f"unknown op {op!r} in {cell}")
+        if isinstance(source, bool) or not isinstance(source, int) or not 0 <= source < target:
+            raise _bad(arch, f"{cell} pair {k} {tuple(pair)!r} feeds node {target}, so its input must be "
+                             f"a node 0..{target - 1}, not {source!r}")
+        edges.append((op, source))
+    return tuple(edges)
+
+
+def _concat(arch: str, cell: str, node: ast.AST) -> tuple[int, ...]:
+    """``[2, 3, 4, 5]``, ``(2, 3, 4, 5)`` or ``range(2, 6)``: DARTS cells concatenate all 4 nodes."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" \
+            and not node.keywords and 1 <= len(node.args) <= 3:
+        bounds = [_literal(arch, a, f"{cell}_concat") for a in node.args]
+        if not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds) or \
+                (len(bounds) == 3 and bounds[2] == 0):
+            raise _bad(arch, f"{cell}_concat range bounds must be integers, with a non-zero step")
+        value = tuple(range(*bounds))
+    else:
+        value = _literal(arch, node, f"{cell}_concat")
+    if not isinstance(value, (list, tuple)) or tuple(value) != CONCAT:
+        raise _bad(arch, f"{cell}_concat is {value!r}; cells of this space concatenate nodes [2, 3, 4, 5]")
+    return CONCAT
+
+
+def parse_arch(arch: str) -> Genotype:
+    """String -> Genotype; strict, because a typo must not score a different network."""
+    if not isinstance(arch, str):
+        raise _bad(arch, f"it is a {type(arch).__name__}, not a string")
+    text = arch.strip()
+    if not text:
+        raise _bad(arch, "it is empty")
+    if len(text) > MAX_LENGTH:
+        raise _bad(arch, f"it is {len(text):,} characters long, a genotype has under {MAX_LENGTH:,}")
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        raise _bad(arch, "it is not valid Genotype(...) syntax") from None
+    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "Genotype"):
+        raise _bad(arch, "it is not a Genotype(...) call")
+    fields = list(Genotype._fields)
+    if len(tree.args) > len(fields):
+        raise _bad(arch, f"it has {len(tree.args)} positional fields, a Genotype has 4")
+    given = dict(zip(fields, tree.args))
+    for keyword in tree.keywords:
+        if keyword.arg not in fields:
+            raise _bad(arch, f"unknown field {keyword.arg or '**'!r}")
+        if keyword.arg in given:
+            raise _bad(arch, f"field {keyword.arg!r} is given twice")
+        given[keyword.arg] = keyword.value
+    missing = [f for f in fields if f not in given]
+    if missing:
+        raise _bad(arch, f"it lacks {', '.join(missing)}")
+    return Genotype(_edges(arch, "normal", given["normal"]), _concat(arch, "normal", given["normal_concat"]),
+                    _edges(arch, "reduce", given["reduce"]), _concat(arch, "reduce", given["reduce_concat"]))
+
+
+def format_genotype(genotype) -> str:
+    """A genotype (ours, a DARTS namedtuple, or anything with normal/reduce pair lists) -> the string."""
+    try:
+        normal, reduce = list(map(tuple, genotype.normal)), list(map(tuple, genotype.reduce))
+        concats = [tuple(getattr(genotype, f"{cell}_concat", CONCAT)) for cell in CELLS]
+    except (AttributeError, TypeError):
+        raise SwapfwError(f"DARTS format needs a genotype with normal and reduce pair lists, got {_shown(genotype)}") \
+            from None
+    text = (f"Genotype(normal={[(op, source) for op, source in normal]!r}, normal_concat={list(concats[0])!r}, "
+            f"reduce={[(op, source) for op, source in reduce]!r}, reduce_concat={list(concats[1])!r})")
+    parse_arch(text)  # the same checks as for user strings
+    return text
+
+
+def canonical_genotype(genotype: Genotype) -> Genotype:
+    """The representative of the genotypes that build the same network.
+
+    A node sums its two edges, so their order does not matter: each node's pair is sorted by
+    (input, op). A ``none`` edge is zero whatever it reads (every node of a cell has the same
+    shape once strided), so its input is set to 0.
+    """
+    def cell(edges):
+        edges = [("none", 0) if op == "none" else (op, source) for op, source in edges]
+        return tuple(e for k in range(0, len(edges), 2) for e in sorted(edges[k:k + 2], key=lambda e: (e[1], e[0])))
+
+    return Genotype(cell(genotype.normal), CONCAT, cell(genotype.reduce), CONCAT)
+
+
+# --- the network ---------------------------------------------------------------------------
+
+
+def _relu_conv_bn(cin: int, cout: int, kernel: int = 1) -> nn.Sequential:
+    """DARTS ReLUConvBN (stride 1, 'same' padding): the cells' 1x1 preprocessing."""
+    return nn.Sequential(nn.ReLU(), nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout))
+
+
+def _dw_pw(channels: int, kernel: int, stride: int, dilation: int) -> list[nn.Module]:
+    """ReLU, depthwise kxk conv, pointwise 1x1 conv: the common part of SepConv and DilConv."""
+    return [nn.ReLU(),
+            nn.Conv2d(channels, channels, kernel, stride=stride, padding=dilation * (kernel // 2), dilation=dilation,
+                      groups=channels, bias=False),
+            nn.Conv2d(channels, channels, 1, bias=False)]
+
+
+def sep_conv(channels: int, kernel: int, stride: int) -> nn.Sequential:
+    """DARTS SepConv: the (ReLU, depthwise, pointwise, BN) block twice; only the first strides."""
+    return nn.Sequential(*_dw_pw(channels, kernel, stride, 1), nn.BatchNorm2d(channels),
+                         *_dw_pw(channels, kernel, 1, 1), nn.BatchNorm2d(channels))
+
+
+def dil_conv(channels: int, kernel: int, stride: int) -> nn.Sequential:
+    """DARTS DilConv: ReLU, depthwise conv of dilation 2, pointwise conv, BN."""
+    return nn.Sequential(*_dw_pw(channels, kernel, stride, 2), nn.BatchNorm2d(channels))
+
+
+class Zero(nn.Module):
+    """The ``none`` op: zeros of the output's shape (strided), as ``mul(0.)`` so torch.fx traces it."""
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x):
+        if self.stride == 1:
+            return x.mul(0.0)
+        return x[:, :, ::self.stride, ::self.stride].mul(0.0)
+
+
+class FactorizedReduce(nn.Module):
+    """Halve the resolution: ReLU, two 1x1 stride-2 convs (the second shifted by one pixel), concat, BN.
+
+    Like DARTS it needs an even input size (the two halves differ in size otherwise).
+    """
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        if cout % 2:
+            raise SwapfwError(f"DARTS FactorizedReduce needs an even channel count, got {cout}")
+        self.relu = nn.ReLU()
+        self.conv_1 = nn.Conv2d(cin, cout // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(cin, cout // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        x = self.relu(x)
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
+
+
+def edge_op(op: str, channels: int, stride: int) -> nn.Module:
+    """One edge's module, as DARTS ``OPS[op](C, stride, affine=True)``; pools carry no BN."""
+    if op == "none":
+        return Zero(stride)
+    if op == "skip_connect":
+        return nn.Identity() if stride == 1 else FactorizedReduce(channels, channels)
+    if op == "max_pool_3x3":
+        return nn.MaxPool2d(3, stride=stride, padding=1)
+    if op == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+    kind, _, size = op.rpartition("_")
+    kernel = int(size[0])
+    if kind == "sep_conv":
+        return sep_conv(channels, kernel, stride)
+    if kind == "dil_conv":
+        return dil_conv(channels, kernel, stride)
+    raise SwapfwError(f"unknown DARTS op {op!r}")
+
+
+class Cell(nn.Module):
+    """A DARTS cell: preprocess both inputs to ``channels``, 4 nodes of 2 summed edges, concat nodes 2..5.
+
+    In a reduction cell the edges reading the cell inputs (0, 1) have stride 2. After a reduction
+    cell, input 0 is at twice the resolution of input 1 and is reduced by a FactorizedReduce.
+    """
+
+    def __init__(self, edges, c_prev_prev: int, c_prev: int, channels: int, reduction: bool, reduction_prev: bool):
+        super().__init__()
+        self.reduction = reduction
+        self.preprocess0 = (FactorizedReduce(c_prev_prev, channels) if reduction_prev
+                            else _relu_conv_bn(c_prev_prev, channels))
+        self.preprocess1 = _relu_conv_bn(c_prev, channels)
+        self.ops = nn.ModuleList(edge_op(op, channels, 2 if reduction and source < 2 else 1) for op, source in edges)
+        self.inputs = tuple(source for _, source in edges)
+        self.multiplier = len(CONCAT)
+
+    def forward(self, s0, s1):
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for k in range(0, len(self.inputs), 2):
+            first = self.ops[k](states[self.inputs[k]])
+            second = self.ops[k + 1](states[self.inputs[k + 1]])
+            states.append(first + second)
+        return torch.cat([states[i] for i in CONCAT], dim=1)
+
+
+class DartsNetwork(nn.Module):
+    """The DARTS evaluation network: stem, ``layers`` cells, global average pool, linear classifier.
+
+    Reduction cells sit at ``layers // 3`` and ``2 * layers // 3`` and double the cell width; each
+    cell reads the outputs of the two cells before it. ``imagenet`` uses DARTS' 224x224 stems (an
+    8x downsampling in three stride-2 convs) in place of the CIFAR 3x3 conv to ``3 * channels``.
+    Returns the logits only (DARTS also returns the auxiliary logits, None at inference).
+    """
+
+    def __init__(self, genotype: Genotype, classes: int, channels: int, layers: int, imagenet: bool):
+        super().__init__()
+        self.imagenet = imagenet
+        if imagenet:
+            self.stem0 = nn.Sequential(
+                nn.Conv2d(3, channels // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(channels // 2),
+                nn.ReLU(),
+                nn.Conv2d(channels // 2, channels, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(channels))
+            self.stem1 = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 3, stride=2, padding=1, bias=False),
+                                       nn.BatchNorm2d(channels))
+            c_prev_prev = c_prev = channels
+            reduction_prev = True  # stem0's output is at twice stem1's resolution
+        else:
+            self.stem = nn.Sequential(nn.Conv2d(3, 3 * channels, 3, padding=1, bias=False),
+                                      nn.BatchNorm2d(3 * channels))
+            c_prev_prev = c_prev = 3 * channels
+            reduction_prev = False
+        width = channels
+        cells = []
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            width *= 2 if reduction else 1
+            cell = Cell(genotype.reduce if reduction else genotype.normal, c_prev_prev, c_prev, width, reduction,
+                        reduction_prev)
+            cells.append(cell)
+            reduction_prev = reduction
+            c_prev_prev, c_prev = c_prev, cell.multiplier * width
+        self.cells = nn.ModuleList(cells)
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)  # = DARTS' AvgPool2d(7) on ImageNet's 7x7 maps at 224
+        self.classifier = nn.Linear(c_prev, classes)
+
+    def forward(self, x):
+        if self.imagenet:
+            s0 = self.stem0(x)
+            s1 = self.stem1(s0)
+        else:
+            s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1)
+        return self.classifier(self.global_pooling(s1).flatten(1))
+
+
+def _positive(name: str, value) -> int:
+    """Build options come from users: refuse what would build a nonsense network."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SwapfwError(f"DARTS {name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _off(name: str, value, why: str) -> None:
+    if value not in (0, False, None):  # 0.0 == 0 too
+        raise SwapfwError(f"DARTS {name}={value!r} is not supported: {why}; leave it at 0")
+
+
+DATASETS = ("cifar", "imagenet")
+DEFAULT_CLASSES = {"cifar": 10, "imagenet": 1000}
+INPUT_SHAPES = {"cifar": (3, 32, 32), "imagenet": (3, 224, 224)}
+
+
+# --- the plugin ------------------------------------------------------------------------------
+
+
+def _pair_count(node: int, distinct: bool) -> int:
+    """Unordered input pairs of a node (the order of a node's two edges does not matter)."""
+    return math.comb(node, 2) if distinct else math.comb(node + 1, 2)
+
+
+class DartsSpace:
+    """The DARTS / NAS-Bench-301 cell space.
+
+    ``sample_ops`` are the ops that ``sample`` draws and ``mutate`` introduces: NAS-Bench-301's 7
+    (no ``none``) by default. Every string of the 8 DARTS ops parses and builds regardless.
+    """
+
+    name = "darts"
+    description = "DARTS / NAS-Bench-301 cells: normal + reduction cell, 4 nodes x 2 (op, input) edges each"
+    input_shape = INPUT_SHAPES["cifar"]
+    ops = OPS
+
+    def __init__(self, sample_ops: tuple[str, ...] = SAMPLE_OPS):
+        if not sample_ops or any(op not in OPS for op in sample_ops) or len(set(sample_ops)) != len(sample_ops):
+            raise SwapfwError(f"DARTS sample ops must be distinct ops from {', '.join(OPS)}, got {sample_ops!r}")
+        self.sample_ops = tuple(sample_ops)
+        # sample draws 2 distinct inputs per node and an op per edge, independently per cell
+        per_cell = 1
+        for node in NODES:
+            per_cell *= _pair_count(node, True) * len(self.sample_ops) ** 2
+        self.size = per_cell ** 2  # distinct inputs, so no pair is counted twice
+
+    def parse(self, arch: str) -> Genotype:
+        """The Genotype: 8 ``(op, input)`` pairs per cell, in string order."""
+        return parse_arch(arch)
+
+    def format(self, genotype) -> str:
+        """Inverse of parse (also accepts a DARTS ``genotypes.Genotype``)."""
+        return format_genotype(genotype)
+
+    def canonical(self, arch: str) -> str:
+        """The same string for every string building the same network: each node's two edges
+        sorted by (input, op), ``none`` edges reading node 0, concats written [2, 3, 4, 5]."""
+        return format_genotype(canonical_genotype(parse_arch(arch)))
+
+    def input_shape_for(self, dataset: str = "cifar", **_options) -> tuple[int, int, int]:
+        """The per-sample input a build with these options expects (224x224 for ImageNet)."""
+        return INPUT_SHAPES[_dataset(dataset)]
+
+    def build(self, arch: str, *, classes: int | None = None, channels: int = 16, layers: int = 8,
+              dataset: str = "cifar", auxiliary: int = 0, drop_path: float = 0, **unknown) -> nn.Module:
+        """The DARTS network for ``arch``, randomly initialised.
+
+        The defaults (``channels=16``, ``layers=8``) are the reduced network the SWAP paper scores
+        DARTS-space cells with, for speed. The DARTS CIFAR-10 evaluation network is
+        ``channels=36, layers=20`` (3.3M parameters for DARTS-V2), the ImageNet one
+        ``dataset=imagenet, channels=48, layers=14, classes=1000`` (score it with
+        ``--input-shape 3,224,224``); NAS-Bench-301 trained ``channels=32, layers=8``.
+        ``classes`` defaults to 10 (CIFAR) or 1000 (ImageNet). ``auxiliary`` and ``drop_path``
+        are training-time options of DARTS and must stay 0 here.
+        """
+        if unknown:
+            raise SwapfwError(f"unknown DARTS build option(s) {', '.join(sorted(unknown))}; known: classes, "
+                              "channels, layers, dataset (cifar|imagenet), auxiliary (0), drop_path (0)")
+        dataset = _dataset(dataset)
+        classes = DEFAULT_CLASSES[dataset] if classes is None else _positive("classes", classes)
+        channels, layers = _positive("channels", channels), _positive("layers", layers)
+        _off("auxiliary", auxiliary, "the auxiliary head is a training-time tower that inference does not run, "
+                                     "and DARTS excludes it from its parameter counts")
+        _off("drop_path", drop_path, "drop path is a training-time regulariser; scoring uses the inference network")
+        if dataset == "imagenet" and channels % 2:
+            raise SwapfwError(f"DARTS ImageNet channels must be even (its stem halves them and its first cell "
+                              f"reduces them with a FactorizedReduce), got {channels}")
+        return DartsNetwork(parse_arch(arch), classes, channels, layers, imagenet=dataset == "imagenet")
+
+    def sample(self, count: int, seed: int) -> list[str]:
+        """``count`` distinct canonical archs, the same for the same seed.
+
+        Uniform over NAS-Bench-301's space: each node of each cell reads 2 distinct earlier nodes
+        (each pair equally likely) through ops drawn uniformly from ``sample_ops``.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= self.size:
+            raise SwapfwError(f"DARTS can sample 1 to {self.size:,} distinct architectures, not {count!r}")
+        rng = random.Random(seed)
+        seen: dict[str, None] = {}
+        while len(seen) < count:
+            cells = [tuple(edge for node in NODES
+                           for edge in zip((rng.choice(self.sample_ops), rng.choice(self.sample_ops)),
+                                           sorted(rng.sample(range(node), 2))))
+                     for _ in CELLS]
+            seen.setdefault(format_genotype(canonical_genotype(Genotype(cells[0], CONCAT, cells[1], CONCAT))))
+        return list(seen)
+
+    def mutate(self, arch: str, rng: random.Random, kind: str = "op") -> str:
+        """Change one edge of one cell; the result's canonical string always differs from ``arch``'s.
+
+        ``op``: the edge gets a different op from ``sample_ops``. ``connectivity``: the edge reads
+        a different earlier node; a node whose two inputs differ keeps them different (so node 2,
+        reading 0 and 1, cannot move), and ``none`` edges, which read nothing, are not moved.
+        """
+        genotype = canonical_genotype(parse_arch(arch))
+        cells = {"normal": list(genotype.normal), "reduce": list(genotype.reduce)}
+        if kind == "op":
+            cell = rng.choice(CELLS)
+            k = rng.randrange(len(cells[cell]))
+            op, source = cells[cell][k]
+            choices = [o for o in self.sample_ops if o != op]
+            if not choices:
+                raise SwapfwError(f"DARTS op mutation needs a second op besides {op!r}")
+            new = rng.choice(choices)
+            cells[cell][k] = (new, 0 if new == "none" else source)
+        elif kind == "connectivity":
+            moves = []
+            for cell in CELLS:
+                edges = cells[cell]
+                for k, (op, source) in enumerate(edges):
+                    if op == "none":
+                        continue
+                    other = edges[k ^ 1][1]
+                    node = NODES[k // 2]
+                    keep_distinct = edges[k ^ 1][1] != source
+                    targets = [s for s in range(node) if s != source and not (keep_distinct and s == other)]
+                    moves += [(cell, k, s) for s in targets]
+            if not moves:
+                raise SwapfwError(f"DARTS architecture {_shown(arch)} has no edge whose input can change")
+            cell, k, source = rng.choice(moves)
+            cells[cell][k] = (cells[cell][k][0], source)
+        else:
+            raise SwapfwError(f"DARTS mutation kind must be 'op' or 'connectivity', not {kind!r}")
+        return format_genotype(canonical_genotype(Genotype(tuple(cells["normal"]), CONCAT,
+                                                           tuple(cells["reduce"]), CONCAT)))
+
+    def crossover(self, a: str, b: str, rng: random.Random) -> tuple[str, str]:
+        """Uniform crossover by node: for each cell and node the first child takes the node's two
+        edges from a or b at random, the second child from the other parent."""
+        pa, pb = canonical_genotype(parse_arch(a)), canonical_genotype(parse_arch(b))
+        first, second = {}, {}
+        for cell in CELLS:
+            x, y = getattr(pa, cell), getattr(pb, cell)
+            one, two = [], []
+            for k in range(0, len(x), 2):
+                take = rng.random() < 0.5
+                one += (y if take else x)[k:k + 2]
+                two += (x if take else y)[k:k + 2]
+            first[cell], second[cell] = tuple(one), tuple(two)
+        return tuple(format_genotype(Genotype(c["normal"], CONCAT, c["reduce"], CONCAT)) for c in (first, second))
+
+
+def _dataset(dataset) -> str:
+    if dataset not in DATASETS:
+        raise SwapfwError(f"DARTS dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    return dataset
+
+
+@hookimpl
+def register_spaces(register):
+    register(DartsSpace())
