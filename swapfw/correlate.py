@@ -134,7 +134,7 @@ def _report(settings: CorrelateSettings, truth: Truth, per_seed: list[dict], sec
         proxies[name] = {"spearman_mean": _mean(rho), "spearman_std": _std(rho), "kendall_mean": _mean(tau),
                          "kendall_std": _std(tau), "seconds": round(seconds.get(name, 0.0), 3),
                          "not_finite": sum(s["correlations"][name][2] for s in per_seed)}
-    return {"space": settings.space, "metric": settings.metric, "samples": settings.samples,
+    return {"space": settings.space, "truth": settings.truth, "metric": settings.metric, "samples": settings.samples,
             "seeds": list(settings.seeds), "proxies": proxies, "data": settings.data, "batch": settings.batch,
             "repeats": settings.repeats, "build_options": settings.build_options,
             "mu": [s["mu"] for s in per_seed], "sigma": [s["sigma"] for s in per_seed],

@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 from .errors import SwapfwError
 
 
 def comparison(summaries: list[dict]) -> dict:
     """``{"columns": [...], "rows": [{"proxy", "spearman": {column: rho}, "mean", "not_finite"}]}``."""
-    columns = [_column(s, summaries) for s in summaries]
+    columns = _columns(summaries)
     proxies: list[str] = []
     for summary in summaries:
         proxies += [p for p in summary["proxies"] if p not in proxies]
@@ -30,10 +31,14 @@ def comparison(summaries: list[dict]) -> dict:
     return {"columns": columns, "rows": rows}
 
 
-def _column(summary: dict, summaries: list[dict]) -> str:
-    """The run's metric, qualified by its space where runs span several spaces."""
-    spaces = {s["space"] for s in summaries}
-    return summary["metric"] if len(spaces) == 1 else f"{summary['space']}:{summary['metric']}"
+def _columns(summaries: list[dict]) -> list[str]:
+    """Each run's metric; qualified by its space, or by its truth file, where that is needed to tell runs apart."""
+    for label in (lambda s: s["metric"], lambda s: f"{s['space']}:{s['metric']}",
+                  lambda s: f"{Path(s.get('truth', '')).stem}:{s['metric']}"):
+        columns = [label(s) for s in summaries]
+        if len(set(columns)) == len(columns):
+            return columns
+    return [f"{i}:{s['metric']}" for i, s in enumerate(summaries, start=1)]
 
 
 def write_csv(table: dict, path: str) -> None:

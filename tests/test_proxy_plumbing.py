@@ -205,3 +205,12 @@ def test_a_model_without_activations_still_has_size_metrics_but_no_swap():
     assert run_proxy("params", network, batch, 0) == 3 * 4 * 9 + 4 + 144 * 2 + 2
     with pytest.raises(SwapfwError, match="no activation to score"):
         run_proxy("swap", network, batch, 0)
+
+
+def test_table_columns_tell_runs_apart_by_space_then_by_truth_file():
+    def run(space, truth, metric):
+        return {"space": space, "truth": truth, "metric": metric, "proxies": {"x": {"spearman_mean": 0.5}}}
+
+    assert comparison([run("a", "t.csv", "m"), run("a", "t.csv", "n")])["columns"] == ["m", "n"]
+    assert comparison([run("a", "t.csv", "m"), run("b", "t.csv", "m")])["columns"] == ["a:m", "b:m"]
+    assert comparison([run("a", "d/x.csv", "m"), run("a", "d/y.csv", "m")])["columns"] == ["x:m", "y:m"]
