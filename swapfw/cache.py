@@ -41,7 +41,7 @@ class ScoreCache:
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path)
+        db = sqlite3.connect(self.path, timeout=120)  # another run writing the same cache: wait, do not fail
         db.execute(_SCHEMA)
         db.execute("SELECT count(*) FROM scores").fetchone()  # reads a page: fails on a corrupt file
         return db
