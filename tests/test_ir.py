@@ -88,9 +88,9 @@ def test_untraceable_model_falls_back_to_hooks_and_says_so():
 
 def test_no_activation_error_names_the_ops():
     with pytest.raises(SwapfwError, match="no activation to score.*conv"):
-        prepare(nets.NoActivation(), input_shape=(3, 8, 8))
+        prepare(nets.NoActivation(), input_shape=(3, 8, 8)).binding
 
 
 def test_only_unhandled_activations_error_names_them():
     with pytest.raises(SwapfwError, match="tanh x1.*--binariser"):
-        prepare(nets.TanhNet(), input_shape=(3, 8, 8))
+        prepare(nets.TanhNet(), input_shape=(3, 8, 8)).binding
