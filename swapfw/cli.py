@@ -298,11 +298,13 @@ def _write_comparison(summaries: list[dict], outputs: dict, title: str, fmt: str
 
 def _print_comparison(comparison: dict) -> None:
     columns = comparison["columns"]
+    width = max([12] + [len(row["proxy"]) + 2 for row in comparison["rows"]])
+    cell = max([16] + [len(c) + 2 for c in columns])
     click.echo("Spearman by metric, sorted by mean")
-    click.echo(f"{'proxy':<24}" + "".join(f"{c:>16}" for c in columns) + f"{'mean':>9}{'not finite':>12}")
+    click.echo(f"{'proxy':<{width}}" + "".join(f"{c:>{cell}}" for c in columns) + f"{'mean':>9}{'not finite':>12}")
     for row in comparison["rows"]:
-        cells = "".join(f"{row['spearman'][c]:>16.3f}" for c in columns)
-        click.echo(f"{row['proxy']:<24}{cells}{row['mean']:>9.3f}{row['not_finite']:>12}")
+        cells = "".join(f"{row['spearman'][c]:>{cell}.3f}" for c in columns)
+        click.echo(f"{row['proxy']:<{width}}{cells}{row['mean']:>9.3f}{row['not_finite']:>12}")
 
 
 @cli.command()
@@ -319,10 +321,11 @@ def plugins(fmt):
     if fmt == "json":
         click.echo(json.dumps({**listing, "broken": broken}))
         return
+    width = max([14] + [len(item["name"]) for items in listing.values() for item in items])
     for kind, items in listing.items():
         click.echo(f"{kind}:")
         for item in items or [{"name": "(none installed)", "distribution": "", "description": ""}]:
-            click.echo(f"  {item['name']:<14} {item['distribution']:<22} {item['description']}")
+            click.echo(f"  {item['name']:<{width}} {item['distribution']:<14} {item['description']}")
     for item in broken:
         click.echo(f"broken plugin {item['plugin']} ({item['distribution']}): {item['error']}", err=True)
 

@@ -80,8 +80,8 @@ def heatmap(table: dict, path: str, title: str = "") -> None:
             text = f"{value:.2f}" if math.isfinite(value) else "n/a"
             ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if value < 0.5 else "black")
     fig.colorbar(image, ax=ax, label="Spearman rho")
+    fig.subplots_adjust(left=min(0.6, 0.1 + 0.012 * max(len(r["proxy"]) for r in rows)))
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)

@@ -255,3 +255,11 @@ def test_labels_are_not_needed(recent):
 def test_meco_on_real_images(recent, cifar_npz):
     batch = load_batch(f"cifar10:{cifar_npz}", 2, (3, 32, 32), 0)
     assert math.isfinite(run_proxy("meco", prepare("nb201:" + NB201_ARCH), batch, 0))
+
+
+def test_meco_runs_where_one_sample_reaches_a_one_by_one_batchnorm():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.BatchNorm2d(4),
+                          nn.Flatten(), nn.Linear(4, 2))
+    network = prepare(model, input_shape=(3, 8, 8))
+    value = run_proxy("meco", network, Batch(torch.randn(4, 3, 8, 8), None, "random"), 0)
+    assert math.isfinite(value)

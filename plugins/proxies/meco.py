@@ -46,6 +46,17 @@ class MeCo:
     def score(self, network, batch, *, seed):
         model = fresh_for(self, network, seed)
         sample = batch.inputs[:1].to(network.device)
+        try:
+            return finite_or_nan(meco_of(model, sample))
+        except ValueError as exc:
+            if "more than 1 value per channel" not in str(exc):
+                raise
+        # One sample reaching a 1x1 feature map leaves BatchNorm one value per channel, which
+        # train mode cannot normalise: there the fresh copy's BatchNorm runs in eval mode
+        # (running statistics 0/1, so it only applies its affine weights).
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
         return finite_or_nan(meco_of(model, sample))
 
 
