@@ -223,6 +223,8 @@ def search(space, searcher, proxy, population, cycles, sample_size, mutations, c
                f"repeats {report['repeated']}, {report['seconds']} s")
     if "truth" in report:
         click.echo(f"{report['truth']['metric']}  {report['truth']['value']}")
+    for note in report["notes"]:
+        click.echo(f"note: {note}", err=True)
 
 
 @cli.command()

@@ -22,6 +22,7 @@ from .evaluate import NoCache, Scorer
 from .plugins import get_registry
 from .proxies import combine_columns, expand, proxy_plan
 from .regularise import fill_auto, parse_mu_sigma
+from .scoring import saturation_note
 from .truth import Truth, load_truth
 
 
@@ -108,7 +109,9 @@ class Correlation:
             values[name] = combine_columns(name, values, mu, sigma)
         targets = [self.truth.values[a] for a in archs]
         names = self.settings.proxies
+        swaps = [v for v in values.get("swap", []) if math.isfinite(v)]
         return {"seed": seed, "mu": mu, "sigma": sigma, "archs": archs, "truth": targets,
+                "swap_max": max(swaps, default=0.0),
                 "scores": {p: values[p] for p in names},
                 "correlations": {p: _correlations(values[p], targets) for p in names}}
 
@@ -139,7 +142,7 @@ def _report(settings: CorrelateSettings, truth: Truth, per_seed: list[dict], sec
             "repeats": settings.repeats, "build_options": settings.build_options,
             "mu": [s["mu"] for s in per_seed], "sigma": [s["sigma"] for s in per_seed],
             "cached_values": cached, "wall_seconds": round(wall, 2), "version": __version__,
-            "notes": _notes(settings, truth), "per_seed": per_seed}
+            "notes": _notes(settings, truth) + _saturation(per_seed, settings.batch), "per_seed": per_seed}
 
 
 def _mean(xs: list[float]) -> float:
@@ -150,6 +153,11 @@ def _mean(xs: list[float]) -> float:
 def _std(xs: list[float]) -> float:
     finite = [x for x in xs if math.isfinite(x)]
     return float(np.std(finite)) if finite else math.nan
+
+
+def _saturation(per_seed: list[dict], samples: int) -> list[str]:
+    note = saturation_note([s["swap_max"] for s in per_seed], samples)
+    return [note] if note else []
 
 
 def _notes(settings: CorrelateSettings, truth: Truth) -> list[str]:

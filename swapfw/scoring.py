@@ -88,13 +88,27 @@ def score(model, *, data: str = "gaussian", batch: int = 16, input_shape=None, s
     params = network.ir.params
     regswap = counts.swap * size_factor(params, mu, sigma) if mu is not None else None
     extra = {name: run_proxy(name, network, inputs, seed) for name in proxies}
+    note = "; ".join(filter(None, [network.ir.note, saturation_note([counts.swap], batch)]))
     return ScoreResult(
         swap=counts.swap, regswap=regswap, standard_patterns=counts.standard_patterns,
         params=params, flops=network.ir.flops, activation_sites=len(network.ir.sites),
         values=counts.values, samples=counts.samples, binarisers=network.binding.by_kind,
         unhandled_sites=network.binding.unhandled, seconds=time.perf_counter() - start, seed=seed,
         mu=mu, sigma=sigma, input_shape=network.input_shape, data=inputs.source, device=str(network.device),
-        init=init, source=network.loaded.source, note=network.ir.note, proxies=extra)
+        init=init, source=network.loaded.source, note=note, proxies=extra)
+
+
+SATURATION = 0.9  # SWAP above this share of its ceiling 2^S no longer separates networks well
+
+
+def saturation_note(swaps: list[float], samples: int) -> str:
+    """A warning when SWAP scores approach 2^S, the number of distinct S-bit patterns there are."""
+    ceiling = 2.0 ** samples
+    top = max(swaps, default=0.0)
+    if samples >= 64 or top < SATURATION * ceiling:
+        return ""
+    return (f"SWAP reaches {top:,.0f} of its ceiling 2^{samples} = {ceiling:,.0f} distinct patterns: "
+            f"networks this large saturate at S = {samples}, raise --batch")
 
 
 @dataclass

@@ -20,6 +20,7 @@ from .evaluate import NoCache, Scorer
 from .plugins import call, get_registry
 from .proxies import derive, is_population
 from .regularise import resolve_mu_sigma
+from .scoring import saturation_note
 from .truth import load_truth
 
 
@@ -155,6 +156,12 @@ class Checkpoint:
         os.replace(tmp, self.path)
 
 
+def _notes(evaluate: Evaluator, samples: int) -> list[str]:
+    swaps = [values["swap"] for _, values in evaluate.seen.values() if "swap" in values]
+    note = saturation_note(swaps, samples)
+    return [note] if note else []
+
+
 def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str | None] | None = None,
            checkpoint: str | None = None) -> dict:
     """Run the searcher; ``progress(n)`` after each cycle. ``truth`` = (file, metric, arch column)."""
@@ -191,7 +198,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
               "best": {"arch": best_arch, "score": best_score, "params": evaluate.params(best_arch)},
               "evaluations": evaluate.evaluations, "cached": evaluate.cached, "repeated": evaluate.repeated,
               "mu": evaluate.mu, "sigma": evaluate.sigma, "seconds": round(time.perf_counter() - start, 2),
-              "history": history}
+              "history": history, "notes": _notes(evaluate, settings.batch)}
     if table is not None:  # looked up after the search, never used by it
         report["truth"] = {"metric": table.metric, "value": table.values.get(space.canonical(best_arch))}
     return report

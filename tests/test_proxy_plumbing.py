@@ -214,3 +214,20 @@ def test_table_columns_tell_runs_apart_by_space_then_by_truth_file():
     assert comparison([run("a", "t.csv", "m"), run("a", "t.csv", "n")])["columns"] == ["m", "n"]
     assert comparison([run("a", "t.csv", "m"), run("b", "t.csv", "m")])["columns"] == ["a:m", "b:m"]
     assert comparison([run("a", "d/x.csv", "m"), run("a", "d/y.csv", "m")])["columns"] == ["x:m", "y:m"]
+
+
+def test_swap_near_its_ceiling_is_reported():
+    from swapfw.scoring import saturation_note
+
+    assert saturation_note([100.0], 8) == ""
+    assert "2^8" in saturation_note([250.0], 8) and "--batch" in saturation_note([250.0], 8)
+    assert saturation_note([], 8) == "" and saturation_note([2.0 ** 70], 64) == ""
+
+
+def test_score_says_when_swap_saturates():
+    from swapfw.scoring import score
+
+    wide = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(64 * 64, 2))
+    result = score(wide, batch=4, input_shape=(3, 8, 8))
+    assert result.swap > 0.9 * 16 and "ceiling 2^4" in result.note
