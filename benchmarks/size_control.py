@@ -1,6 +1,7 @@
 """Model-size control (paper Fig. 5b/8): with mu = sigma set, the size SWAP-NAS finds follows mu.
 
-    python benchmarks/size_control.py [--mus 0.2,0.5,0.8,1.1,1.4] [--seeds 5] [--cycles 10]
+    python benchmarks/size_control.py [--space nb201] [--mus 0.2,0.5,0.8,1.1,1.4] [--seeds 5] [--cycles 10]
+    python benchmarks/size_control.py --space darts --mus 0.2,0.25,0.3,0.35,0.4 --batch 32
 
 Prints, per mu (millions of parameters), the mean ± std size of the architectures found over
 the seeds, and the Spearman correlation between mu and the found sizes over all runs.
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--mutations", type=int, default=4)
     parser.add_argument("--data", default="gaussian")
+    parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--cache", default=None)
     args = parser.parse_args()
     print(f"{args.space}: swap-nas with mu = sigma, population {args.population}, cycles {args.cycles}, "
@@ -36,7 +38,7 @@ def main() -> None:
         for seed in range(args.seeds):
             report = search(SearchSettings(space=args.space, mu=mu, sigma=mu, seed=seed, population=args.population,
                                            cycles=args.cycles, mutations=args.mutations, data=args.data,
-                                           cache=args.cache))
+                                           batch=args.batch, cache=args.cache))
             found.append(report["best"]["params"] / 1e6)
         xs += [mu] * len(found)
         ys += found
