@@ -1,7 +1,7 @@
 """The comparison table across correlate runs: proxies x ground-truth metrics (the paper's Fig. 4).
 
 Rows are proxies, columns the runs' metrics, each cell the Spearman mean over seeds; rows are
-sorted by their mean over the columns, best first. Written as CSV or JSON, or drawn as a heatmap.
+sorted by their mean over the columns, best first, rows with a missing column after the rest. Written as CSV or JSON, or drawn as a heatmap.
 """
 
 from __future__ import annotations
@@ -27,8 +27,14 @@ def comparison(summaries: list[dict]) -> dict:
         rows.append({"proxy": proxy, "spearman": cells,
                      "mean": sum(finite) / len(finite) if finite else math.nan,
                      "not_finite": sum(s["proxies"].get(proxy, {}).get("not_finite", 0) for s in summaries)})
-    rows.sort(key=lambda r: -r["mean"] if math.isfinite(r["mean"]) else math.inf)
+    rows.sort(key=_order)
     return {"columns": columns, "rows": rows}
+
+
+def _order(row: dict) -> tuple:
+    """Complete rows first (a mean over fewer columns is not comparable), then by mean, best first."""
+    missing = sum(not math.isfinite(v) for v in row["spearman"].values())
+    return (missing > 0, -row["mean"] if math.isfinite(row["mean"]) else math.inf)
 
 
 def _columns(summaries: list[dict]) -> list[str]:

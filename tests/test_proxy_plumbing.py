@@ -154,11 +154,11 @@ def test_comparison_table_sorts_by_mean_and_counts_nan(tmp_path):
             {"space": "s", "metric": "m2", "proxies": {"x": {"spearman_mean": 0.4, "not_finite": 1},
                                                       "y": {"spearman_mean": float("nan"), "not_finite": 0}}}]
     table = comparison(runs)
-    assert [r["proxy"] for r in table["rows"]] == ["y", "x"]
-    assert table["rows"][1]["mean"] == pytest.approx(0.3) and table["rows"][0]["not_finite"] == 2
+    assert [r["proxy"] for r in table["rows"]] == ["x", "y"]  # y misses a column: listed after complete rows
+    assert table["rows"][0]["mean"] == pytest.approx(0.3) and table["rows"][1]["not_finite"] == 2
     write_csv(table, tmp_path / "t.csv")
     rows = list(csv.DictReader(open(tmp_path / "t.csv")))
-    assert rows[0]["proxy"] == "y" and rows[0]["m2"] == "" and rows[1]["m1"] == "0.2000"
+    assert rows[1]["proxy"] == "y" and rows[1]["m2"] == "" and rows[0]["m1"] == "0.2000"
 
 
 def test_run_writes_the_comparison_table_and_heatmap(truth, tmp_path):
