@@ -27,16 +27,18 @@ def main() -> None:
     parser.add_argument("--mutations", type=int, default=4)
     parser.add_argument("--data", default="gaussian")
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--sigma", type=float, default=None, help="fixed sigma (default: sigma = mu)")
     parser.add_argument("--cache", default=None)
     args = parser.parse_args()
-    print(f"{args.space}: swap-nas with mu = sigma, population {args.population}, cycles {args.cycles}, "
+    sigma = "mu" if args.sigma is None else args.sigma
+    print(f"{args.space}: swap-nas with sigma = {sigma}, population {args.population}, cycles {args.cycles}, "
           f"{args.seeds} seeds, data {args.data}")
     print(f"{'mu (M)':>7} {'found params (M)':>20}")
     xs, ys = [], []
     for mu in (float(m) for m in args.mus.split(",")):
         found = []
         for seed in range(args.seeds):
-            report = search(SearchSettings(space=args.space, mu=mu, sigma=mu, seed=seed, population=args.population,
+            report = search(SearchSettings(space=args.space, mu=mu, sigma=args.sigma or mu, seed=seed, population=args.population,
                                            cycles=args.cycles, mutations=args.mutations, data=args.data,
                                            batch=args.batch, cache=args.cache))
             found.append(report["best"]["params"] / 1e6)
