@@ -13,8 +13,9 @@ the mode it declares on its proxy object:
   identity, as synflow is published).
 - ``precision``: ``"float32"`` or ``"float64"``.
 
-Also here: the labels a metric needs, the logits of a model's output, and a batch split
-that grows until a metric fits in memory.
+Also here: the labels a metric needs, the logits of a model's output, the conv and linear
+layers per-weight metrics sum over, the loss gradients of a batch, and a batch split that
+grows until a metric fits in memory.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .weights import initialise
 BN_MODES = ("train", "eval", "none")
 PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
 _BATCHNORM = nn.modules.batchnorm._BatchNorm
+WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
 
 
 def fresh_model(network, seed: int, *, init: str = "default", bn: str = "train",
@@ -97,7 +99,7 @@ def _kaiming_fan_in(model: nn.Module, seed: int) -> None:
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         for sub in model.modules():
-            if isinstance(sub, (nn.modules.conv._ConvNd, nn.Linear)):
+            if isinstance(sub, WEIGHTED):
                 nn.init.kaiming_normal_(sub.weight, mode="fan_in", nonlinearity="relu")
                 if sub.bias is not None:
                     nn.init.zeros_(sub.bias)
@@ -149,6 +151,30 @@ def cross_entropy(output, targets: torch.Tensor) -> torch.Tensor:
     if targets.max() >= scores.shape[1]:
         raise SwapfwError(f"labels go up to {int(targets.max())} but the model has {scores.shape[1]} outputs")
     return F.cross_entropy(scores, targets.to(scores.device))
+
+
+def weighted_layers(model: nn.Module) -> list[nn.Module]:
+    """The conv and linear layers with a weight, in module order: what per-weight metrics sum over."""
+    return [m for m in model.modules() if isinstance(m, WEIGHTED) and isinstance(getattr(m, "weight", None), torch.Tensor)]
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The model's float type (float64 copies take float64 inputs)."""
+    return next((p.dtype for p in model.parameters()), torch.float32)
+
+
+def part_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int) -> torch.Tensor:
+    """A part's mean loss times its share of the batch: the parts then add up to the batch mean."""
+    return cross_entropy(model(x), y) * (len(x) / samples)
+
+
+def loss_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, proxy: str) -> None:
+    """Leave d(mean cross-entropy)/dθ of the batch in every ``.grad``, in parts if memory needs it."""
+    def compute(parts):
+        model.zero_grad(set_to_none=True)
+        for xp, yp in zip(chunks(x, parts), chunks(y, parts)):
+            part_loss(model, xp, yp, len(x)).backward()
+    fit_in_memory(compute, len(x), proxy)
 
 
 def chunks(tensor: torch.Tensor, parts: int) -> list[torch.Tensor]:

@@ -44,7 +44,6 @@ import math
 
 import numpy as np
 import torch
-import torch.fx
 import torch.nn as nn
 
 from swapfw import hookimpl

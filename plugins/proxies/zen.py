@@ -30,7 +30,6 @@ import math
 
 import networkx as nx
 import torch
-import torch.fx
 import torch.nn as nn
 
 from swapfw import hookimpl

@@ -28,26 +28,20 @@ import math
 
 import numpy as np
 import torch
-import torch.fx
 import torch.nn as nn
 
 from swapfw import hookimpl
 from swapfw.errors import SwapfwError
-from swapfw.fresh import chunks, cross_entropy, finite_or_nan, fit_in_memory, fresh_for, labels, logits, fresh_probe
+from swapfw.fresh import (chunks, finite_or_nan, fit_in_memory, fresh_for, fresh_probe, labels, logits,
+                          loss_gradients, model_dtype, part_loss, weighted_layers)
 from swapfw.probe import TapPoint
 
-WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
 # Activations NASLib's nwot hooks: every module whose type name contains "ReLU".
 RELU_KINDS = frozenset({"relu", "relu6", "clip", "leaky_relu", "prelu"})
 JACOV_K = 1e-5  # NASLib's eigenvalue offset in jacov and epe_nas
 
 
 # --- shared pieces ----------------------------------------------------------------------------
-
-
-def weighted_layers(model: nn.Module) -> list[nn.Module]:
-    """The conv and linear layers whose weights the per-weight metrics sum over."""
-    return [m for m in model.modules() if isinstance(m, WEIGHTED) and isinstance(m.weight, torch.Tensor)]
 
 
 def layer_sum(model: nn.Module, per_layer) -> float:
@@ -60,32 +54,11 @@ def layer_sum(model: nn.Module, per_layer) -> float:
     return total
 
 
-def part_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int) -> torch.Tensor:
-    """The part's mean loss times its share of the batch: parts then add up to the batch mean."""
-    return cross_entropy(model(x), y) * (len(x) / samples)
-
-
-def loss_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, proxy: str) -> None:
-    """Leave d(mean cross-entropy)/dθ of the batch in every ``.grad``, in parts if memory needs it."""
-    def compute(parts):
-        model.zero_grad(set_to_none=True)
-        for xp, yp in zip(chunks(x, parts), chunks(y, parts)):
-            part_loss(model, xp, yp, len(x)).backward()
-    fit_in_memory(compute, len(x), proxy)
-
-
 def labelled(proxy, network, batch, seed):
     """The fresh model and the batch's inputs and labels on its device (labels checked first)."""
     y = labels(batch, proxy.name).to(network.device)
     model = fresh_for(proxy, network, seed)
     return model, batch.inputs.to(network.device, model_dtype(model)), y
-
-
-def model_dtype(model: nn.Module) -> torch.dtype:
-    """The model's float type (float64 copies take float64 inputs)."""
-    for p in model.parameters():
-        return p.dtype
-    return torch.float32
 
 
 def input_jacobian(model: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, int]:
@@ -109,12 +82,16 @@ def quiet_numpy():
 # --- gradient metrics -------------------------------------------------------------------------
 
 
-class _LossGradientProxy:
+class _LabelledGradients:
+    """What the metrics that backpropagate a labelled batch's loss declare (the Suite-Zero protocol)."""
+
     needs = frozenset({"gradients", "targets"})
     init = "default"
     bn = "train"
     precision = "float32"
 
+
+class _LossGradientProxy(_LabelledGradients):
     def score(self, network, batch, *, seed):
         model, x, y = labelled(self, network, batch, seed)
         loss_gradients(model, x, y, self.name)
@@ -160,7 +137,7 @@ class Plain(_LossGradientProxy):
         return (g * w).sum()
 
 
-class Grasp:
+class Grasp(_LabelledGradients):
     """Sum of -W ⊙ (H g) over conv/linear weights (GraSP, Wang et al. 2020, as NASLib grasp.py).
 
     g = dL/dW without graph; then z = Σ g · dL/dW (with graph), backward: W.grad = H g.
@@ -170,10 +147,6 @@ class Grasp:
 
     name = "grasp"
     description = "-weight x Hessian-gradient product (GraSP, Wang et al., 2020)"
-    needs = frozenset({"gradients", "targets"})
-    init = "default"
-    bn = "train"
-    precision = "float32"
 
     def score(self, network, batch, *, seed):
         model, x, y = labelled(self, network, batch, seed)
@@ -197,7 +170,7 @@ class Grasp:
         return finite_or_nan(-layer_sum(model, lambda w, hg: (w * hg).sum()))
 
 
-class Fisher:
+class Fisher(_LabelledGradients):
     """Fisher information of the layer outputs (Theis et al. 2018; Turner et al. 2020; NASLib fisher.py).
 
     Per conv/linear output a (every call) with loss gradient g: g_nk = Σ_spatial a·g per sample n
@@ -212,10 +185,6 @@ class Fisher:
 
     name = "fisher"
     description = "Fisher information of layer outputs, per channel (Theis et al., 2018)"
-    needs = frozenset({"gradients", "targets"})
-    init = "default"
-    bn = "train"
-    precision = "float32"
     fan_in_weighted = True
 
     def score(self, network, batch, *, seed):
@@ -363,7 +332,7 @@ def epe_score(jacobian: np.ndarray, targets: np.ndarray, classes: int) -> float:
         return float(np.sum(np.abs(values[:, None] - values[None, :])) / max(1, len(values)))
 
 
-class EpeNas:
+class EpeNas(_LabelledGradients):
     """EPE-NAS (Lopes et al. 2021, as NASLib epe_nas.py from the authors' search.py).
 
     Input Jacobians as jacov, grouped by label; each class's Jacobian correlation matrix gives
@@ -372,10 +341,6 @@ class EpeNas:
 
     name = "epe_nas"
     description = "per-class Jacobian correlation (EPE-NAS, Lopes et al., 2021)"
-    needs = frozenset({"gradients", "targets"})
-    init = "default"
-    bn = "train"
-    precision = "float32"
 
     def score(self, network, batch, *, seed):
         y = labels(batch, self.name)

@@ -32,30 +32,14 @@ import torch.nn as nn
 
 from swapfw import hookimpl
 from swapfw.errors import SwapfwError
-from swapfw.fresh import chunks, cross_entropy, finite_or_nan, fit_in_memory, fresh_for, labels
+from swapfw.fresh import chunks, finite_or_nan, fresh_for, labels, loss_gradients, model_dtype, weighted_layers
 
 SPLITS = 2
-_LAYERS = (nn.modules.conv._ConvNd, nn.Linear)
-
-
-def weighted_layers(model: nn.Module) -> list[nn.Module]:
-    """Conv and linear layers with a weight, in module order."""
-    return [m for m in model.modules()
-            if isinstance(m, _LAYERS) and isinstance(getattr(m, "weight", None), torch.Tensor)]
-
-
 def split_gradients(model: nn.Module, layers: list[nn.Module], x: torch.Tensor, y: torch.Tensor,
                     name: str) -> list[torch.Tensor | None]:
     """Each layer's flat weight gradient of the mean loss on (x, y); None where it gets none."""
-
-    def compute(parts: int):
-        model.zero_grad(set_to_none=True)
-        for xc, yc in zip(chunks(x, parts), chunks(y, parts)):
-            loss = cross_entropy(model(xc), yc) * (xc.shape[0] / x.shape[0])
-            loss.backward()
-        return [None if m.weight.grad is None else m.weight.grad.detach().flatten().double().clone() for m in layers]
-
-    return fit_in_memory(compute, x.shape[0], name)
+    loss_gradients(model, x, y, name)
+    return [None if m.weight.grad is None else m.weight.grad.detach().flatten().double().clone() for m in layers]
 
 
 def layer_nsr(grads: torch.Tensor) -> float:
@@ -95,8 +79,7 @@ class ZiCo:
             raise SwapfwError(f"proxy 'zico' compares gradients of {SPLITS} parts of the batch: "
                               f"use --batch {SPLITS} or more")
         model = fresh_for(self, network, seed)
-        dtype = next((p.dtype for p in model.parameters()), torch.float32)
-        x = batch.inputs.to(device=network.device, dtype=dtype)
+        x = batch.inputs.to(device=network.device, dtype=model_dtype(model))
         y = y.to(network.device)
         layers = weighted_layers(model)
         if not layers:
