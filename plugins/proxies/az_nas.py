@@ -50,6 +50,7 @@ from swapfw import hookimpl
 from swapfw.fresh import finite_or_nan, fresh_for
 
 from .ranking import rank_aggregate
+from .size import Flops
 
 COMPONENTS = ("az_expressivity", "az_progressivity", "az_trainability", "az_complexity")
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -230,13 +231,11 @@ class Trainability(_FeatureComponent):
     description = "mean over blocks of -s-1/s+2, s the top singular value of the gradient map (AZ-NAS, 2024)"
 
 
-class Complexity:
+class Complexity(Flops):
+    """AZ-NAS's complexity is the network's FLOPs: the ``flops`` proxy under the component's name."""
+
     name = "az_complexity"
     description = "FLOPs, AZ-NAS's complexity component (2024)"
-    needs = frozenset()
-
-    def score(self, network, batch, *, seed):
-        return network.ir.flops
 
 
 class AzNas:
