@@ -79,9 +79,11 @@ def proxy_plan(names: list[str]) -> tuple[list[str], list[str]]:
 
 
 def combine(name: str, values: dict, mu, sigma) -> float:
-    """A per-network derived proxy's value from its parts' values."""
+    """A per-network derived proxy's value from its parts' values; NaN where a part is not finite."""
     entry = proxy_entry(name)
     parts = {p: values[p] for p in entry.obj.derived_from}
+    if any(not math.isfinite(v) for v in parts.values()):
+        return math.nan
     return float(call(entry, "combine", parts, {"mu": mu, "sigma": sigma}))
 
 
@@ -105,13 +107,7 @@ def combine_columns(name: str, columns: dict[str, list[float]], mu, sigma) -> li
                               f"{len(next(iter(parts.values())))} architectures")
         return out
     rows = range(len(next(iter(parts.values()))))
-    return [_combine_row(entry, {p: parts[p][i] for p in parts}, settings) for i in rows]
-
-
-def _combine_row(entry: Entry, values: dict, settings: dict) -> float:
-    if any(not math.isfinite(v) for v in values.values()):
-        return math.nan
-    return float(call(entry, "combine", values, settings))
+    return [combine(name, {p: parts[p][i] for p in parts}, mu, sigma) for i in rows]
 
 
 def needs_targets(names: list[str]) -> list[str]:
