@@ -12,9 +12,9 @@ import json
 import time
 
 from .data import load_batch
+from .errors import SwapfwError
 from .importers import space_input_shape
 from .network import prepare
-from .errors import SwapfwError
 from .plugins import get_registry
 from .proxies import needs_targets, proxy_plan
 from .scoring import run_proxy
