@@ -30,6 +30,7 @@ from scipy import stats
 
 from swapfw.cache import ScoreCache
 from swapfw.evaluate import Scorer
+from swapfw.executors import ExecutorSpec, open_pool
 from swapfw.plugins import get_registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cache", default=None, help="score cache (default: swapfw's)")
+    parser.add_argument("--executor", default="local", help="local, processes or ray (as for swapfw correlate)")
+    parser.add_argument("--workers", default=None, type=int, help="tasks at once for processes / ray")
     parser.add_argument("--out", default=None, help="write every value and the summary as JSON")
     args = parser.parse_args()
     if not Path(args.published).is_file() or not Path(args.images).is_file():
@@ -90,8 +93,9 @@ def main() -> None:
     cache = ScoreCache(args.cache)
     results = {}
     try:
-        for dataset in args.datasets.split(","):
-            results[dataset] = _check(dataset, rows, metrics, args, cache)
+        with open_pool(ExecutorSpec(args.executor, args.workers, device=args.device)) as pool:
+            for dataset in args.datasets.split(","):
+                results[dataset] = _check(dataset, rows, metrics, args, cache, pool)
     finally:
         cache.close()
     _print(results, metrics, args)
@@ -99,20 +103,18 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(results))
 
 
-def _check(dataset: str, rows: list[dict], metrics: list[str], args, cache) -> dict:
+def _check(dataset: str, rows: list[dict], metrics: list[str], args, cache, pool) -> dict:
     classes, shape = DATASETS[dataset]
     table = [r for r in rows if r["dataset"] == dataset]
     if args.limit:
         table = random.Random(args.seed).sample(table, min(args.limit, len(table)))
     protocol = Protocol(data=f"cifar10:{args.images}", batch=args.batch, build_options={"classes": classes},
                         input_shape=shape, device=args.device)
-    scorer = Scorer(protocol, metrics, args.seed, cache)
-    ours = {m: [] for m in metrics}
-    with click.progressbar(table, label=f"{dataset}: {len(table)} archs", file=sys.stderr) as bar:
-        for row in bar:
-            values = scorer.measure(row["arch_str"])
-            for m in metrics:
-                ours[m].append(values[m])
+    scorer = Scorer(protocol, metrics, args.seed, cache, pool)
+    archs = [r["arch_str"] for r in table]
+    with click.progressbar(length=len(table), label=f"{dataset}: {len(table)} archs", file=sys.stderr) as bar:
+        values, _ = scorer.measure_many(archs, lambda _arch: bar.update(1))
+    ours = {m: [values[a][m] for a in archs] for m in metrics}
     accuracy = [_number(r[ACCURACY]) for r in table]
     summary = {}
     for m in metrics:

@@ -95,12 +95,37 @@ def _ints(text: str) -> list[int]:
         raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
 
 
-def _correlate_with_progress(settings) -> dict:
+def executor_options(command):
+    """--executor, --workers, --threads, --ray-address: where the scoring runs (never what it gives)."""
+    options = [
+        click.option("--executor", default="local", show_default=True,
+                     help="Where scoring tasks run: local, processes, ray, or an executor plugin."),
+        click.option("--workers", default=None, type=int,
+                     help="Tasks at once (processes: default one per core, or per GPU with --device cuda; "
+                          "ray: CPUs of the local instance it starts)."),
+        click.option("--threads", default=None, type=int,
+                     help="Torch threads per task (processes: default cores / workers; ray: 1). The same count "
+                          "gives bit-identical values on every executor."),
+        click.option("--ray-address", "address", default=None,
+                     help="Join this Ray cluster (ray start --head prints it) instead of starting one here."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _executor(executor, workers, threads, address):
+    from .executors import ExecutorSpec
+
+    return ExecutorSpec(name=executor, workers=workers, threads=threads, address=address)
+
+
+def _correlate_with_progress(settings, executor) -> dict:
     from .correlate import Correlation
 
     job = Correlation(settings)  # bad settings fail here, before the bar is drawn
     with click.progressbar(length=job.total, label=f"{settings.space} vs {settings.metric}", file=sys.stderr) as bar:
-        return job.run(progress=bar.update)
+        return job.run(progress=bar.update, executor=executor)
 
 
 def _finish(report: dict, plot: str | None, save: str | None) -> dict:
@@ -156,8 +181,10 @@ def _print_correlation(summary: dict) -> None:
 @click.option("--plot", default=None, help="Write a score-vs-truth scatter PNG (needs matplotlib).")
 @click.option("--save", default=None, help="Write the full report, with every score, as JSON.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@executor_options
 def correlate(space, truth, metric, arch_column, proxies, samples, seeds, data, batch, repeats, space_options,
-              input_shape, mu, sigma, binariser, device, cache, no_cache, plot, save, fmt):
+              input_shape, mu, sigma, binariser, device, cache, no_cache, plot, save, fmt, executor, workers,
+              threads, address):
     """Spearman and Kendall correlation of proxies with a ground-truth metric."""
     from .correlate import CorrelateSettings
 
@@ -166,7 +193,8 @@ def correlate(space, truth, metric, arch_column, proxies, samples, seeds, data, 
         samples=samples, seeds=_ints(seeds), data=data, batch=batch, repeats=repeats, arch_column=arch_column,
         build_options=_options(space_options), input_shape=_shape(input_shape), mu=mu, sigma=sigma,
         binariser=binariser, device=device, cache="" if no_cache else cache)
-    summary = _finish(_correlate_with_progress(settings), plot, save)
+    report = _correlate_with_progress(settings, _executor(executor, workers, threads, address))
+    summary = _finish(report, plot, save)
     click.echo(json.dumps(summary)) if fmt == "json" else _print_correlation(summary)
 
 
@@ -197,9 +225,10 @@ def correlate(space, truth, metric, arch_column, proxies, samples, seeds, data, 
 @click.option("--checkpoint", default=None, help="Save the search after every cycle; rerun with it to resume.")
 @click.option("--budget", default=None, type=int, help="Stop after this many distinct architectures are scored.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@executor_options
 def search(space, searcher, proxy, population, cycles, sample_size, mutations, crossover_prob, mu, sigma, seed,
            data, batch, repeats, space_options, input_shape, binariser, device, cache, no_cache, truth, metric,
-           arch_column, checkpoint, budget, fmt):
+           arch_column, checkpoint, budget, fmt, executor, workers, threads, address):
     """Search a space with a searcher plugin, scoring architectures with a proxy."""
     from .search import SearchSettings, search as run_search
 
@@ -212,7 +241,7 @@ def search(space, searcher, proxy, population, cycles, sample_size, mutations, c
         binariser=binariser, device=device, cache="" if no_cache else cache, budget=budget)
     with click.progressbar(length=cycles, label=f"{searcher} on {space}", file=sys.stderr) as bar:
         report = run_search(settings, progress=bar.update, truth=(truth, metric, arch_column) if truth else None,
-                            checkpoint=checkpoint)
+                            checkpoint=checkpoint, executor=_executor(executor, workers, threads, address))
     if fmt == "json":
         click.echo(json.dumps(report))
         return
@@ -252,7 +281,8 @@ def export(model, out, fmt, space_options, input_shape):
 @click.option("--table", default=None, help="Write the proxies x metrics Spearman table as CSV.")
 @click.option("--table-json", default=None, help="Write that table as JSON.")
 @click.option("--heatmap", default=None, help="Draw that table as a heatmap PNG (needs matplotlib).")
-def run(spec, fmt, cache, samples, seeds, proxies, table, table_json, heatmap):
+@executor_options
+def run(spec, fmt, cache, samples, seeds, proxies, table, table_json, heatmap, executor, workers, threads, address):
     """Run a declarative experiment spec (TOML): every [[correlate]] table in it, in order."""
     from .specs import load_report, load_spec
 
@@ -260,7 +290,8 @@ def run(spec, fmt, cache, samples, seeds, proxies, table, table_json, heatmap):
     summaries = []
     for settings, outputs in runs:
         _override(settings, cache=cache, samples=samples, seeds=seeds, proxies=proxies)
-        summary = _finish(_correlate_with_progress(settings), outputs.get("plot"), outputs.get("save"))
+        report = _correlate_with_progress(settings, _executor(executor, workers, threads, address))
+        summary = _finish(report, outputs.get("plot"), outputs.get("save"))
         summaries.append(summary)
         if fmt == "table":
             _print_correlation(summary)

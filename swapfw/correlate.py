@@ -7,6 +7,7 @@ rho and Kendall's tau against the metric. Ground truth is only read after scorin
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -19,6 +20,7 @@ from . import __version__
 from .cache import ScoreCache
 from .errors import SwapfwError
 from .evaluate import NoCache, Scorer
+from .executors import ExecutorSpec, open_pool
 from .plugins import get_registry
 from .proxies import combine_columns, expand, proxy_plan
 from .regularise import fill_auto, parse_mu_sigma
@@ -79,28 +81,37 @@ class Correlation:
     def total(self) -> int:
         return sum(len(archs) for archs in self.samples.values())
 
-    def run(self, progress=None) -> dict:
-        """Score, then correlate; ``progress(n)`` is called after each architecture scored."""
+    def run(self, progress=None, executor: ExecutorSpec | None = None) -> dict:
+        """Score, then correlate; ``progress(n)`` is called after each architecture scored.
+
+        Each seed's architectures go to the executor's pool as one batch; what failed twice is
+        NaN in the scores and listed under ``failed``.
+        """
         settings, start = self.settings, time.perf_counter()
+        spec = dataclasses.replace(executor or ExecutorSpec(), device=settings.device)
         cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
-        per_seed, seconds, cached = [], {}, 0
+        per_seed, seconds, cached, failed = [], {}, 0, []
         try:
-            for seed, archs in self.samples.items():
-                scorer = Scorer(settings, settings.proxies, seed, cache)
-                values = {p: [] for p in self.measured}
-                for arch in archs:
-                    scored = scorer.measure(arch)
-                    for p in self.measured:
-                        values[p].append(scored[p])
-                    if progress:
-                        progress(1)
-                cached += scorer.cached
-                for proxy, spent in scorer.seconds.items():
-                    seconds[proxy] = seconds.get(proxy, 0.0) + spent
-                per_seed.append(self._correlate_seed(seed, archs, values))
+            with open_pool(spec) as pool:
+                for seed, archs in self.samples.items():
+                    scorer = Scorer(settings, settings.proxies, seed, cache, pool)
+                    measured, _ = scorer.measure_many(archs, (lambda _arch: progress(1)) if progress else None)
+                    values = {p: [measured[a][p] for a in archs] for p in self.measured}
+                    cached += scorer.cached
+                    for proxy, spent in scorer.seconds.items():
+                        seconds[proxy] = seconds.get(proxy, 0.0) + spent
+                    failed += [{"seed": seed, **dataclasses.asdict(f)} for f in scorer.failures]
+                    per_seed.append(self._correlate_seed(seed, archs, values))
+                workers = pool.workers
         finally:
             cache.close()
-        return _report(settings, self.truth, per_seed, seconds, cached, time.perf_counter() - start)
+        report = _report(settings, self.truth, per_seed, seconds, cached, time.perf_counter() - start)
+        report["executor"] = {"name": spec.name, "workers": workers}
+        report["failed"] = failed
+        if failed:
+            report["notes"].append(f"{len(failed)} proxy values failed twice and are NaN (not cached: a rerun retries "
+                                   f"them), e.g. {failed[0]['arch']} {failed[0]['proxy']}: {failed[0]['error']}")
+        return report
 
     def _correlate_seed(self, seed: int, archs: list[str], values: dict) -> dict:
         """Derived proxies from measured ones, then the correlations; truth is read only here."""
@@ -116,9 +127,9 @@ class Correlation:
                 "correlations": {p: _correlations(values[p], targets) for p in names}}
 
 
-def correlate(settings: CorrelateSettings, progress=None) -> dict:
+def correlate(settings: CorrelateSettings, progress=None, executor: ExecutorSpec | None = None) -> dict:
     """Check the settings, score every sampled architecture and correlate with the truth."""
-    return Correlation(settings).run(progress)
+    return Correlation(settings).run(progress, executor)
 
 
 def _regularisation(mu, sigma, sizes, derived) -> tuple[float | None, float | None]:

@@ -1,7 +1,8 @@
 """Score architectures of one space under one protocol, through the score cache.
 
 Shared by ``correlate`` and ``search``: the settings object needs ``space``, ``data``,
-``batch``, ``repeats``, ``build_options``, ``input_shape``, ``binariser`` and ``device``.
+``batch``, ``repeats``, ``build_options``, ``input_shape``, ``binariser`` and ``device``; the work
+itself runs on an executor's pool (``swapfw.executors``).
 Derived proxies (``derived_from``) are not scored here: their parts are, and the caller
 combines them once it knows mu and sigma (see ``swapfw.proxies``).
 """
@@ -9,15 +10,14 @@ combines them once it knows mu and sigma (see ``swapfw.proxies``).
 from __future__ import annotations
 
 import json
-import time
+import math
 
-from .data import load_batch
 from .errors import SwapfwError
+from .executors import Failure, dispatch
 from .importers import space_input_shape
-from .network import prepare
 from .plugins import get_registry
 from .proxies import needs_targets, proxy_plan
-from .scoring import run_proxy
+from .tasks import Task, TaskResult, task_batch
 
 
 def protocol_key(settings) -> str:
@@ -41,14 +41,18 @@ class NoCache:
 
 
 class Scorer:
-    """Measured proxy values per architecture for one seed; counts what it computed and reused."""
+    """Measured proxy values per architecture for one seed, through the cache and an executor's pool.
 
-    def __init__(self, settings, proxies: list[str], seed: int, cache):
+    Only this driver reads and writes the cache: workers get tasks for what is missing and send
+    values back, which are stored as they arrive, so a killed run loses nothing it finished.
+    """
+
+    def __init__(self, settings, proxies: list[str], seed: int, cache, pool):
         space = get_registry().get("spaces", settings.space)
-        self.settings, self.seed, self.cache = settings, seed, cache
+        self.settings, self.seed, self.cache, self.pool = settings, seed, cache, pool
         self.measured, self.derived = proxy_plan(proxies)
         self.shape = tuple(settings.input_shape or space_input_shape(space, settings.build_options))
-        self.batch = load_batch(settings.data, settings.batch, self.shape, seed)
+        self.batch = task_batch(settings.data, settings.batch, self.shape, seed)
         self.protocol = protocol_key(settings)
         unlabelled = needs_targets(self.measured) if self.batch.targets is None else []
         if unlabelled:
@@ -56,25 +60,46 @@ class Scorer:
                               f"(the {self.batch.source} batch has no labels)")
         self.seconds: dict[str, float] = {}
         self.cached = self.computed = 0
+        self.failures: list[Failure] = []
 
     def _key(self, arch: str, proxy: str) -> tuple:
         s = self.settings
         return (s.space, arch, proxy, self.batch.source, s.batch, self.seed, self.protocol)
 
+    def _task(self, arch: str, proxies: list[str]) -> Task:
+        s = self.settings
+        return Task(s.space, arch, tuple(proxies), s.data, s.batch, self.seed, self.shape, s.device, s.repeats,
+                    s.binariser, tuple(sorted(s.build_options.items())))
+
     def measure(self, arch: str) -> dict[str, float]:
-        """Cached values where present; otherwise build the network once and run what is missing."""
-        values = {p: self.cache.get(self._key(arch, p)) for p in self.measured}
-        missing = [p for p, v in values.items() if v is None]
-        self.cached += len(self.measured) - len(missing)
-        if missing:
-            s = self.settings
-            network = prepare(f"{s.space}:{arch}", input_shape=self.shape, seed=self.seed, device=s.device,
-                              binariser=s.binariser, build_options=s.build_options, settings={"repeats": s.repeats})
-            for proxy in missing:
-                tick = time.perf_counter()
-                values[proxy] = run_proxy(proxy, network, self.batch, self.seed)
-                self.seconds[proxy] = self.seconds.get(proxy, 0.0) + time.perf_counter() - tick
-                self.cache.put(self._key(arch, proxy), values[proxy])
+        return self.measure_many([arch])[0][arch]
+
+    def measure_many(self, archs: list[str], on_done=None) -> tuple[dict[str, dict[str, float]], set[str]]:
+        """Values of every measured proxy per architecture, and the architectures that needed computing.
+
+        Cached values are reused; the rest go to the pool as one batch of tasks. A proxy that
+        failed twice is NaN here and listed in ``failures``; it is not cached, so a rerun retries it.
+        """
+        values = {a: {p: self.cache.get(self._key(a, p)) for p in self.measured} for a in dict.fromkeys(archs)}
+        tasks = []
+        for arch, known in values.items():
+            missing = [p for p, v in known.items() if v is None]
+            self.cached += len(self.measured) - len(missing)
+            if missing:
+                tasks.append(self._task(arch, missing))
+            elif on_done:
+                on_done(arch)
+
+        def store(task: Task, result: TaskResult) -> None:
+            for proxy, value in result.values.items():
+                values[task.arch][proxy] = value
+                self.cache.put(self._key(task.arch, proxy), value)
+                self.seconds[proxy] = self.seconds.get(proxy, 0.0) + result.seconds.get(proxy, 0.0)
+            self.computed += len(result.values)
             self.cache.commit()
-            self.computed += len(missing)
-        return values
+
+        failures = dispatch(self.pool, tasks, store, (lambda task: on_done(task.arch)) if on_done else None)
+        for failure in failures:
+            values[failure.arch][failure.proxy] = math.nan
+        self.failures += failures
+        return values, {t.arch for t in tasks}

@@ -33,3 +33,11 @@ def register_searchers(register):
 @hookspec
 def register_binarisers(register):
     """Register binarisers: turn an activation site's values into sample-wise bits."""
+
+
+@hookspec
+def register_executors(register):
+    """Register executors: where scoring tasks run (this process, worker processes, a cluster).
+
+    An executor has ``open(spec) -> pool``; see ``swapfw.executors`` for what a pool does.
+    """

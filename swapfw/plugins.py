@@ -8,7 +8,9 @@ named, and skipped: it never takes the process down.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +27,11 @@ KINDS = {
     "proxies": "register_proxies",
     "searchers": "register_searchers",
     "binarisers": "register_binarisers",
+    "executors": "register_executors",
 }
 
-SINGULAR = {"spaces": "search space", "proxies": "proxy", "searchers": "searcher", "binarisers": "binariser"}
+SINGULAR = {"spaces": "search space", "proxies": "proxy", "searchers": "searcher", "binarisers": "binariser",
+            "executors": "executor"}
 
 
 @dataclass
@@ -148,6 +152,24 @@ def unregister_plugin(name: str) -> None:
     """Drop a plugin registered from code."""
     _extra[:] = [(obj, n) for obj, n in _extra if n != name]
     reset()
+
+
+def portable_extras() -> list[tuple[object, str]]:
+    """The plugins registered from code, in a form a worker process can unpickle: modules by name."""
+    return [(_ModuleName(obj.__name__) if isinstance(obj, types.ModuleType) else obj, name) for obj, name in _extra]
+
+
+def adopt_extras(extras: list[tuple[object, str]]) -> None:
+    """In a worker: register the driver's code-registered plugins it does not have yet."""
+    have = {name for _, name in _extra}
+    for obj, name in extras:
+        if name not in have:
+            module = importlib.import_module(obj) if isinstance(obj, _ModuleName) else obj
+            register_plugin(module, name)
+
+
+class _ModuleName(str):
+    """A plugin module sent by name, since modules do not pickle."""
 
 
 def reset() -> None:

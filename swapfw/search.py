@@ -7,7 +7,9 @@ score already seen in this run or in the cache, and counts what it actually comp
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import random
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 from .cache import ScoreCache
 from .errors import SwapfwError
 from .evaluate import NoCache, Scorer
+from .executors import ExecutorSpec, open_pool
 from .plugins import call, get_registry
 from .proxies import derive, is_population
 from .regularise import resolve_mu_sigma
@@ -69,9 +72,9 @@ class BudgetSpent(SwapfwError):
 class Evaluator:
     """``evaluate(archs)``: the proxy's score for each architecture, counted and de-duplicated."""
 
-    def __init__(self, settings: SearchSettings, space, cache):
+    def __init__(self, settings: SearchSettings, space, cache, pool):
         self.settings, self.space = settings, space
-        self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache)
+        self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache, pool)
         self.mu, self.sigma = (resolve_mu_sigma(settings.mu, settings.sigma, space, settings.build_options)
                                if self.scorer.derived else (None, None))
         self.seen: dict[str, tuple[float, dict]] = {}
@@ -93,30 +96,36 @@ class Evaluator:
             self.best = (arch, self.seen[arch][0])
 
     def __call__(self, archs: list[str]) -> list[float]:
-        return [self.one(arch) for arch in archs]
-
-    def one(self, arch: str) -> float:
-        canonical = self.space.canonical(arch)
-        if canonical in self.seen:
-            if canonical in self.replaying:  # counted as an evaluation before the restart
-                self.replaying.discard(canonical)
+        """Scores in order; the architectures not seen yet are scored together, as one batch of tasks."""
+        canonical = [self.space.canonical(arch) for arch in archs]
+        new = [arch for arch in dict.fromkeys(canonical) if arch not in self.seen]
+        room = len(new) if self.settings.budget is None else max(0, self.settings.budget - len(self.seen))
+        self._score(new[:room])
+        if room < len(new):
+            raise BudgetSpent
+        fresh = set(new)
+        for arch in canonical:
+            if arch in fresh:
+                fresh.discard(arch)
+            elif arch in self.replaying:  # counted as an evaluation before the restart
+                self.replaying.discard(arch)
             else:
                 self.repeated += 1
-            return self.seen[canonical][0]
-        if self.settings.budget is not None and len(self.seen) >= self.settings.budget:
-            raise BudgetSpent
-        before = self.scorer.computed
-        values = self.scorer.measure(canonical)
-        if self.scorer.computed > before:
-            self.evaluations += 1
-        else:
-            self.cached += 1
-        values = derive(values, self.scorer.derived, self.mu, self.sigma)
-        score = values[self.settings.proxy]
-        self.seen[canonical] = (score, values)
-        if self.best is None or score > self.best[1]:
-            self.best = (canonical, score)
-        return score
+        return [self.seen[arch][0] for arch in canonical]
+
+    def _score(self, archs: list[str]) -> None:
+        if not archs:
+            return
+        measured, computed = self.scorer.measure_many(archs)
+        failed = {f.arch for f in self.scorer.failures}
+        for arch in archs:
+            self.evaluations += arch in computed
+            self.cached += arch not in computed
+            values = derive(measured[arch], self.scorer.derived, self.mu, self.sigma)
+            score = -math.inf if arch in failed else values[self.settings.proxy]  # never chosen
+            self.seen[arch] = (score, values)
+            if self.best is None or score > self.best[1]:
+                self.best = (arch, score)
 
     def params(self, arch: str) -> int:
         values = self.seen[self.space.canonical(arch)][1]
@@ -163,42 +172,53 @@ def _notes(evaluate: Evaluator, samples: int) -> list[str]:
 
 
 def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str | None] | None = None,
-           checkpoint: str | None = None) -> dict:
-    """Run the searcher; ``progress(n)`` after each cycle. ``truth`` = (file, metric, arch column)."""
+           checkpoint: str | None = None, executor: ExecutorSpec | None = None) -> dict:
+    """Run the searcher; ``progress(n)`` after each cycle. ``truth`` = (file, metric, arch column).
+
+    The initial population and each cycle's offspring go to the executor as one batch each.
+    """
     settings.check()
     registry = get_registry()
     space = registry.get("spaces", settings.space)
     entry = registry.entry("searchers", settings.searcher)
     table = load_truth(truth[0], truth[1], space, truth[2]) if truth else None  # fail early on a bad file
+    spec = dataclasses.replace(executor or ExecutorSpec(), device=settings.device)
     cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
     start = time.perf_counter()
     history: list[float] = []
     saver = Checkpoint(checkpoint, settings) if checkpoint else None
     state = saver.load() if saver else None
     try:
-        evaluate = Evaluator(settings, space, cache)
-        if state:
-            evaluate.restore(state)
+        with open_pool(spec) as pool:
+            evaluate = Evaluator(settings, space, cache, pool)
+            if state:
+                evaluate.restore(state)
 
-        def on_cycle(best_score: float) -> None:
-            history.append(best_score)
-            if saver:
-                saver.save(evaluate, history)
-            if progress:
-                progress(1)
+            def on_cycle(best_score: float) -> None:
+                history.append(best_score)
+                if saver:
+                    saver.save(evaluate, history)
+                if progress:
+                    progress(1)
 
-        try:
-            call(entry, "run", space, evaluate, settings, random.Random(settings.seed), on_cycle)
-        except BudgetSpent:
-            pass
+            try:
+                call(entry, "run", space, evaluate, settings, random.Random(settings.seed), on_cycle)
+            except BudgetSpent:
+                pass
+            workers = pool.workers
         best_arch, best_score = evaluate.best  # the best scored architecture, whatever the searcher returned
     finally:
         cache.close()
+    failed = [dataclasses.asdict(f) for f in evaluate.scorer.failures]
     report = {"space": settings.space, "searcher": settings.searcher, "proxy": settings.proxy, "seed": settings.seed,
               "best": {"arch": best_arch, "score": best_score, "params": evaluate.params(best_arch)},
               "evaluations": evaluate.evaluations, "cached": evaluate.cached, "repeated": evaluate.repeated,
               "mu": evaluate.mu, "sigma": evaluate.sigma, "seconds": round(time.perf_counter() - start, 2),
-              "history": history, "notes": _notes(evaluate, settings.batch)}
+              "history": history, "executor": {"name": spec.name, "workers": workers}, "failed": failed,
+              "notes": _notes(evaluate, settings.batch)}
+    if failed:
+        report["notes"].append(f"{len(failed)} architectures failed twice and were never chosen, e.g. "
+                               f"{failed[0]['arch']}: {failed[0]['error']}")
     if table is not None:  # looked up after the search, never used by it
         report["truth"] = {"metric": table.metric, "value": table.values.get(space.canonical(best_arch))}
     return report

@@ -39,10 +39,12 @@ def test_swap_nas_keeps_the_best_it_has_seen(tmp_path):
     report = search(settings(tmp_path, cycles=6, cache=""))
     space = get("spaces", "nb201")
     from swapfw.evaluate import NoCache, Scorer
+    from swapfw.executors import ExecutorSpec, open_pool
     from swapfw.proxies import combine
 
-    scorer = Scorer(settings(tmp_path, cache=""), ["regswap"], 0, NoCache())
-    initial = [combine("regswap", scorer.measure(space.canonical(a)), 0.02, 0.02) for a in space.sample(6, 0)]
+    with open_pool(ExecutorSpec()) as pool:
+        scorer = Scorer(settings(tmp_path, cache=""), ["regswap"], 0, NoCache(), pool)
+        initial = [combine("regswap", scorer.measure(space.canonical(a)), 0.02, 0.02) for a in space.sample(6, 0)]
     assert report["best"]["score"] >= max(initial)
 
 

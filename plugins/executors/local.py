@@ -1,0 +1,35 @@
+"""``local``: every task in this process, one after another (the default)."""
+
+import torch
+
+from swapfw import hookimpl
+from swapfw.tasks import run_task
+
+
+class LocalPool:
+    workers = 1
+
+    def __init__(self, threads: int | None):
+        self.threads, self.previous = threads, torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+
+    def run(self, tasks):
+        for index, task in enumerate(tasks):
+            yield index, run_task(task)
+
+    def close(self) -> None:
+        torch.set_num_threads(self.previous)
+
+
+class Local:
+    name = "local"
+    description = "in this process, one task after another (default)"
+
+    def open(self, spec):
+        return LocalPool(spec.threads)
+
+
+@hookimpl
+def register_executors(register):
+    register(Local())

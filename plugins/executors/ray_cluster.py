@@ -1,0 +1,97 @@
+"""``ray``: tasks on a Ray cluster, or on a Ray instance started here when no address is given.
+
+Ray is an optional extra (``pip install 'swapfw[ray]'``), imported only when this executor is
+opened. Each task asks Ray for ``--threads`` CPUs (default 1) and, with ``--device cuda``,
+one GPU; Ray's own retries are off so that swapfw's rule (retry once, then report) holds on
+every executor. swapfw must be installed on every node, and a ``--data`` path must be
+readable there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from swapfw import hookimpl
+from swapfw.errors import SwapfwError
+from swapfw.executors import cores
+from swapfw.plugins import adopt_extras, portable_extras
+from swapfw.tasks import error_line, run_task
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise SwapfwError("the ray executor needs Ray: pip install 'swapfw[ray]'") from None
+    return ray
+
+
+def _remote_task(task, threads: int, extras):
+    import torch
+
+    torch.set_num_threads(threads)
+    adopt_extras(extras)
+    return run_task(task)
+
+
+class RayPool:
+    def __init__(self, spec):
+        ray = self.ray = _ray()
+        self.started = not ray.is_initialized()
+        if self.started:
+            _start(ray, spec)
+        self.threads = spec.threads or 1
+        self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // self.threads)
+        self.extras = portable_extras()
+        gpus = 1 if spec.device.startswith("cuda") else 0
+        self._remote = ray.remote(_remote_task).options(num_cpus=self.threads, num_gpus=gpus, max_retries=0)
+
+    def run(self, tasks):
+        ray = self.ray
+        refs = {self._remote.remote(task, self.threads, self.extras): i for i, task in enumerate(tasks)}
+        pending = list(refs)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
+                for ref in done:
+                    yield refs[ref], self._outcome(ref)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+
+    def _outcome(self, ref):
+        try:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayError as exc:
+            cause = getattr(exc, "cause", None)
+            return error_line(cause) if isinstance(cause, BaseException) else f"{type(exc).__name__} (a Ray worker failed)"
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+
+
+def _start(ray, spec) -> None:
+    options = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+    if spec.address:
+        options["address"] = spec.address
+    else:
+        options["num_cpus"] = spec.workers or cores()
+    try:
+        ray.init(**options)
+    except Exception as exc:
+        where = f"the Ray cluster at {spec.address}" if spec.address else "a local Ray instance"
+        raise SwapfwError(f"could not start or join {where}: {error_line(exc)}") from None
+
+
+class Ray:
+    name = "ray"
+    description = "tasks on a Ray cluster (--ray-address ADDR; a local instance without one); needs swapfw[ray]"
+
+    def open(self, spec):
+        return RayPool(spec)
+
+
+@hookimpl
+def register_executors(register):
+    register(Ray())

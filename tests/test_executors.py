@@ -1,0 +1,138 @@
+"""Executors: the same scores wherever tasks run, failures retried once then reported, workers that die."""
+
+import csv
+import importlib.util
+import json
+
+import pytest
+
+import executor_helpers
+from swapfw.cli import main
+from swapfw.correlate import CorrelateSettings, correlate
+from swapfw.errors import SwapfwError
+from swapfw.executors import ExecutorSpec
+from swapfw.plugins import get
+from swapfw.search import SearchSettings, search
+
+ARCHS = 48
+PROXIES = ["swap", "regswap", "params", "synflow", "jacov", "nwot", "meco"]
+NEEDS_RAY = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason="Ray is not installed (pip install 'swapfw[ray]')")
+PARALLEL = [pytest.param(ExecutorSpec("processes", workers=2, threads=1), id="processes"),
+            pytest.param(ExecutorSpec("ray", workers=2, threads=1), id="ray", marks=NEEDS_RAY)]
+
+
+def _truth(folder, count: int):
+    """A truth table of NB201 architectures; the metric only has to be the same for every run."""
+    archs = [get("spaces", "nb201").canonical(a) for a in get("spaces", "nb201").sample(count, 7)]
+    path = folder / "truth.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["arch", "acc"])
+        writer.writerows((arch, (i * 37) % count) for i, arch in enumerate(archs))
+    return path, archs
+
+
+@pytest.fixture(scope="module")
+def truth(tmp_path_factory):
+    return _truth(tmp_path_factory.mktemp("truth"), ARCHS)
+
+
+@pytest.fixture
+def small_truth(tmp_path):
+    return _truth(tmp_path, 8)
+
+
+def run(truth, executor, proxies=PROXIES, **kw):
+    settings = CorrelateSettings(space="nb201", truth=str(truth[0]), metric="acc", proxies=list(proxies),
+                                 samples=kw.pop("samples", ARCHS), cache=kw.pop("cache", ""), **kw)
+    return correlate(settings, executor=executor)
+
+
+@pytest.fixture(scope="module")
+def local_report(truth):
+    return run(truth, ExecutorSpec("local", threads=1))
+
+
+@pytest.mark.parametrize("executor", PARALLEL)
+def test_every_executor_gives_identical_scores(truth, local_report, executor):
+    report = run(truth, executor)
+    assert report["executor"] == {"name": executor.name, "workers": 2}
+    assert report["failed"] == []
+    ours, theirs = report["per_seed"][0], local_report["per_seed"][0]
+    assert ours["archs"] == theirs["archs"]
+    assert json.dumps(ours["scores"]) == json.dumps(theirs["scores"])  # bit for bit, NaN included
+    assert report["proxies"] == {p: {**v, "seconds": report["proxies"][p]["seconds"]}
+                                 for p, v in local_report["proxies"].items()}
+
+
+@pytest.fixture
+def helpers(temporary_plugin, monkeypatch, tmp_path):
+    temporary_plugin(executor_helpers, "executor_helpers")
+    monkeypatch.setenv("SWAPFW_TEST_MARKER", str(tmp_path / "killed"))
+    return tmp_path / "killed"
+
+
+@pytest.mark.parametrize("executor", PARALLEL)
+def test_a_killed_worker_is_retried_and_the_run_completes(truth, local_report, helpers, monkeypatch, executor):
+    monkeypatch.setenv("SWAPFW_TEST_TARGET", truth[1][5])
+    report = run(truth, executor, proxies=["swap", "dies_once"])
+    assert helpers.exists()  # a worker really died, on the target
+    assert report["failed"] == []
+    scores = report["per_seed"][0]["scores"]
+    assert scores["swap"] == local_report["per_seed"][0]["scores"]["swap"]  # every result, the killed one too
+    assert scores["dies_once"] == local_report["per_seed"][0]["scores"]["params"]
+
+
+def test_a_task_that_fails_twice_is_reported_and_the_rest_complete(small_truth, helpers, monkeypatch, tmp_path):
+    target = small_truth[1][3]
+    monkeypatch.setenv("SWAPFW_TEST_TARGET", target)
+    cache = str(tmp_path / "scores.sqlite")
+    report = run(small_truth, ExecutorSpec("local"), proxies=["always_fails", "params"], samples=8, cache=cache)
+    assert [(f["seed"], f["arch"], f["proxy"]) for f in report["failed"]] == [(0, target, "always_fails")]
+    assert report["failed"][0]["error"].endswith("RuntimeError: broken on purpose")
+    assert report["proxies"]["always_fails"]["not_finite"] == 1 and report["proxies"]["params"]["not_finite"] == 0
+    assert any("failed twice" in note for note in report["notes"])
+    again = run(small_truth, ExecutorSpec("local"), proxies=["always_fails", "params"], samples=8, cache=cache)
+    assert again["cached_values"] == 2 * 8 - 1  # the failure was not cached: the rerun tried it again
+    assert len(again["failed"]) == 1
+
+
+def test_a_setting_that_fails_every_task_stops_the_run_with_its_error(small_truth):
+    with pytest.raises(SwapfwError, match="the first 3 tasks failed, e.g. nb201:.*does not run on an input"):
+        run(small_truth, ExecutorSpec("processes", workers=2), proxies=["swap"], input_shape=(3, 1, 1), samples=8)
+
+
+@pytest.mark.parametrize("searcher", ["swap-nas", "aging-evolution"])
+def test_search_is_the_same_on_worker_processes(searcher):
+    settings = dict(space="nb201", searcher=searcher, population=6, cycles=3, sample_size=3, mutations=3,
+                    mu=0.02, sigma=0.02, build_options={"channels": 4, "cells": 1}, cache="")
+    local = search(SearchSettings(**settings), executor=ExecutorSpec("local", threads=1))
+    spread = search(SearchSettings(**settings), executor=ExecutorSpec("processes", workers=2))
+    for key in ("best", "history", "evaluations", "repeated", "failed"):
+        assert spread[key] == local[key], key
+    assert spread["executor"] == {"name": "processes", "workers": 2}
+
+
+def test_bad_executor_options_are_one_line_errors(truth, capsys, monkeypatch):
+    base = ["correlate", "--space", "nb201", "--truth", str(truth[0]), "--metric", "acc", "--samples", "4",
+            "--proxies", "params", "--no-cache"]
+    for extra, message in [(["--executor", "threads"], "unknown executor 'threads' (known: local, processes, ray"),
+                           (["--executor", "processes", "--workers", "0"], "--workers must be at least 1")]:
+        with pytest.raises(SystemExit) as exit:
+            main(base + extra)
+        assert exit.value.code == 1
+        assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: {message}")
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(SystemExit):
+        main(base + ["--executor", "ray"])
+    assert capsys.readouterr().err.strip().endswith("the ray executor needs Ray: pip install 'swapfw[ray]'")
+
+
+def test_the_cli_spreads_correlate_over_processes(truth, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    main(["correlate", "--space", "nb201", "--truth", str(truth[0]), "--metric", "acc", "--samples", "6",
+          "--proxies", "swap,params", "--no-cache", "--executor", "processes", "--workers", "2", "--save", str(out)])
+    report = json.loads(out.read_text())
+    assert report["executor"] == {"name": "processes", "workers": 2}
+    assert all(v > 0 for v in report["per_seed"][0]["scores"]["swap"])
