@@ -290,8 +290,8 @@ def run(spec, fmt, cache, samples, seeds, proxies, table, table_json, heatmap, e
     summaries = []
     for settings, outputs in runs:
         _override(settings, cache=cache, samples=samples, seeds=seeds, proxies=proxies)
-        report = _correlate_with_progress(settings, _executor(executor, workers, threads, address))
-        summary = _finish(report, outputs.get("plot"), outputs.get("save"))
+        result = _correlate_with_progress(settings, _executor(executor, workers, threads, address))
+        summary = _finish(result, outputs.get("plot"), outputs.get("save"))
         summaries.append(summary)
         if fmt == "table":
             _print_correlation(summary)

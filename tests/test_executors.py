@@ -136,3 +136,26 @@ def test_the_cli_spreads_correlate_over_processes(truth, tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["executor"] == {"name": "processes", "workers": 2}
     assert all(v > 0 for v in report["per_seed"][0]["scores"]["swap"])
+
+
+def test_worker_processes_take_one_gpu_each(monkeypatch):
+    """With several GPUs and --device cuda, the n-th worker started takes GPU n mod count."""
+    import multiprocessing
+
+    import torch
+
+    from swapfw_plugins.executors import processes
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert processes._gpus("cuda") == 2 and processes._gpus("cuda:1") == 0 and processes._gpus("cpu") == 0
+    taken = []
+    monkeypatch.setattr(torch.cuda, "set_device", taken.append)
+    threads = torch.get_num_threads()
+    started = multiprocessing.get_context("spawn").Value("i", 0)
+    try:
+        for _ in range(3):
+            processes._setup_worker(1, [], started, 2)
+    finally:
+        torch.set_num_threads(threads)
+    assert taken == [0, 1, 0]
