@@ -22,14 +22,13 @@ import json
 import math
 import random
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 from scipy import stats
 
 from swapfw.cache import ScoreCache
-from swapfw.evaluate import Scorer
+from swapfw.evaluate import Protocol, Scorer
 from swapfw.executors import ExecutorSpec, open_pool
 from swapfw.plugins import get_registry
 
@@ -39,20 +38,6 @@ PUBLISHED = ["flops", "params", "synflow", "snip", "grasp", "fisher", "grad_norm
              "l2_norm", "plain", "zen"]
 DATASETS = {"cifar10": (10, (3, 32, 32)), "cifar100": (100, (3, 32, 32)), "ImageNet16-120": (120, (3, 16, 16))}
 ACCURACY = "val_accuracy_naslib"
-
-
-@dataclass
-class Protocol:
-    """The settings object ``swapfw.evaluate.Scorer`` reads."""
-
-    space: str = "nb201"
-    data: str = ""
-    batch: int = 64
-    repeats: int = 1
-    build_options: dict = field(default_factory=dict)
-    input_shape: tuple | None = None
-    binariser: str | None = None
-    device: str = "cpu"
 
 
 def _number(text: str) -> float:
@@ -108,7 +93,7 @@ def _check(dataset: str, rows: list[dict], metrics: list[str], args, cache, pool
     table = [r for r in rows if r["dataset"] == dataset]
     if args.limit:
         table = random.Random(args.seed).sample(table, min(args.limit, len(table)))
-    protocol = Protocol(data=f"cifar10:{args.images}", batch=args.batch, build_options={"classes": classes},
+    protocol = Protocol("nb201", f"cifar10:{args.images}", args.batch, build_options={"classes": classes},
                         input_shape=shape, device=args.device)
     scorer = Scorer(protocol, metrics, args.seed, cache, pool)
     archs = [r["arch_str"] for r in table]

@@ -23,6 +23,9 @@ def __getattr__(name):
     if name == "build_ir":
         from .ir import build_ir
         return build_ir
+    if name == "ExecutorSpec":
+        from .executors import ExecutorSpec
+        return ExecutorSpec
     if name in ("list_plugins", "get_plugin"):
         from . import plugins
         return {"list_plugins": plugins.names, "get_plugin": plugins.get}[name]
@@ -30,4 +33,4 @@ def __getattr__(name):
 
 
 __all__ = ["score", "ScoreResult", "prepare", "Network", "load_model", "build_ir",
-           "list_plugins", "get_plugin", "hookimpl", "SwapfwError"]
+           "list_plugins", "get_plugin", "ExecutorSpec", "hookimpl", "SwapfwError"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 
 from .errors import SwapfwError
 from .executors import Failure, dispatch
@@ -18,6 +19,20 @@ from .importers import space_input_shape
 from .plugins import get_registry
 from .proxies import needs_targets, proxy_plan
 from .tasks import Task, TaskResult, task_batch
+
+
+@dataclass
+class Protocol:
+    """The settings a Scorer reads, for scripts that score without a correlate or search run."""
+
+    space: str
+    data: str = "gaussian"
+    batch: int = 16
+    repeats: int = 1
+    build_options: dict = field(default_factory=dict)
+    input_shape: tuple[int, ...] | None = None
+    binariser: str | None = None
+    device: str = "cpu"
 
 
 def protocol_key(settings) -> str:
@@ -59,6 +74,7 @@ class Scorer:
             raise SwapfwError(f"{', '.join(unlabelled)} need labelled data: use --data cifar10:PATH "
                               f"(the {self.batch.source} batch has no labels)")
         self.seconds: dict[str, float] = {}
+        self.build_seconds = 0.0  # networks built for the tasks (the proxies' time is in ``seconds``)
         self.cached = self.computed = 0
         self.failures: list[Failure] = []
 
@@ -96,6 +112,7 @@ class Scorer:
                 self.cache.put(self._key(task.arch, proxy), value)
                 self.seconds[proxy] = self.seconds.get(proxy, 0.0) + result.seconds.get(proxy, 0.0)
             self.computed += len(result.values)
+            self.build_seconds += result.build_seconds
             self.cache.commit()
 
         failures = dispatch(self.pool, tasks, store, (lambda task: on_done(task.arch)) if on_done else None)

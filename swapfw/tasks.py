@@ -37,11 +37,16 @@ class Task:
 
 @dataclass
 class TaskResult:
-    """Values of the proxies that ran; ``errors`` names those that raised (one line each)."""
+    """Values of the proxies that ran; ``errors`` names those that raised (one line each).
+
+    ``seconds`` is each proxy's time and ``build_seconds`` the network's (load, init, trace):
+    together the task's cost, apart from how it was shipped.
+    """
 
     values: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    build_seconds: float = 0.0
 
 
 def error_line(exc: BaseException) -> str:
@@ -63,7 +68,7 @@ def run_task(task: Task) -> TaskResult:
     from .network import prepare
     from .scoring import run_proxy
 
-    result = TaskResult()
+    result, tick = TaskResult(), time.perf_counter()
     try:
         batch = task_batch(task.data, task.batch, tuple(task.input_shape), task.seed)
         network = prepare(f"{task.space}:{task.arch}", input_shape=task.input_shape, seed=task.seed,
@@ -72,6 +77,7 @@ def run_task(task: Task) -> TaskResult:
     except Exception as exc:  # the whole task failed: every proxy reports it
         result.errors = {p: error_line(exc) for p in task.proxies}
         return result
+    result.build_seconds = time.perf_counter() - tick
     for proxy in task.proxies:
         tick = time.perf_counter()
         try:

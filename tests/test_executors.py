@@ -3,6 +3,10 @@
 import csv
 import importlib.util
 import json
+import re
+import shutil
+import socket
+import subprocess
 
 import pytest
 
@@ -159,3 +163,37 @@ def test_worker_processes_take_one_gpu_each(monkeypatch):
     finally:
         torch.set_num_threads(threads)
     assert taken == [0, 1, 0]
+
+
+@pytest.fixture
+def ray_head(monkeypatch):
+    """A one-node Ray cluster started with `ray start --head`, as on a real head node."""
+    if shutil.which("ray") is None:
+        pytest.skip("the ray command is not installed (pip install 'swapfw[ray]')")
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        port = probe.getsockname()[1]
+    started = subprocess.run(["ray", "start", "--head", "--port", str(port), "--num-cpus", "2",
+                              "--include-dashboard=false", "--disable-usage-stats"],
+                             capture_output=True, text=True, timeout=120)
+    address = re.search(r"--address='([^']+)'", started.stdout + started.stderr)
+    assert started.returncode == 0 and address, started.stderr[-2000:]
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # Ray 2.59+ protects a cluster started here with a token
+    yield address.group(1)
+    subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_ray_joins_a_running_cluster_by_address(ray_head, truth, local_report):
+    report = run(truth, ExecutorSpec("ray", threads=1, address=ray_head), samples=ARCHS, proxies=["swap", "params"])
+    assert report["executor"] == {"name": "ray", "workers": 2}
+    ours, theirs = report["per_seed"][0]["scores"], local_report["per_seed"][0]["scores"]
+    assert ours == {"swap": theirs["swap"], "params": theirs["params"]}
+
+
+@NEEDS_RAY
+def test_an_unreachable_ray_cluster_is_a_one_line_error(truth):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SwapfwError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+        run(truth, ExecutorSpec("ray", address=f"127.0.0.1:{port}"), proxies=["params"], samples=2)

@@ -9,10 +9,10 @@ from swapfw.tasks import run_task
 class LocalPool:
     workers = 1
 
-    def __init__(self, threads: int | None):
-        self.threads, self.previous = threads, torch.get_num_threads()
-        if threads:
-            torch.set_num_threads(threads)
+    def __init__(self, spec):
+        self.previous = torch.get_num_threads()
+        if spec.threads:
+            torch.set_num_threads(spec.threads)
 
     def run(self, tasks):
         for index, task in enumerate(tasks):
@@ -25,9 +25,7 @@ class LocalPool:
 class Local:
     name = "local"
     description = "in this process, one task after another (default)"
-
-    def open(self, spec):
-        return LocalPool(spec.threads)
+    open = LocalPool  # open(spec) -> a pool
 
 
 @hookimpl

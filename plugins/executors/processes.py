@@ -71,9 +71,7 @@ def _outcome(future):
 class Processes:
     name = "processes"
     description = "worker processes on this machine (--workers N; one per GPU with --device cuda)"
-
-    def open(self, spec):
-        return ProcessesPool(spec)
+    open = ProcessesPool  # open(spec) -> a pool
 
 
 @hookimpl

@@ -10,6 +10,7 @@ readable there.
 from __future__ import annotations
 
 import logging
+import socket
 
 from swapfw import hookimpl
 from swapfw.errors import SwapfwError
@@ -41,9 +42,15 @@ class RayPool:
         if self.started:
             _start(ray, spec)
         self.threads = spec.threads or 1
-        self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // self.threads)
+        resources = ray.cluster_resources()
+        self.workers = max(1, int(resources.get("CPU", 1)) // self.threads)
         self.extras = portable_extras()
         gpus = 1 if spec.device.startswith("cuda") else 0
+        if gpus:  # tasks asking for a GPU the cluster lacks would wait forever
+            if not resources.get("GPU"):
+                self.close()
+                raise SwapfwError("--device cuda, but the Ray cluster has no GPU")
+            self.workers = min(self.workers, int(resources["GPU"]))
         self._remote = ray.remote(_remote_task).options(num_cpus=self.threads, num_gpus=gpus, max_retries=0)
 
     def run(self, tasks):
@@ -71,9 +78,21 @@ class RayPool:
             self.ray.shutdown()
 
 
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, on one line, where Ray itself would retry for minutes and log to stderr."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local" or a form Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise SwapfwError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
 def _start(ray, spec) -> None:
     options = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
     if spec.address:
+        _check_reachable(spec.address)
         options["address"] = spec.address
     else:
         options["num_cpus"] = spec.workers or cores()
@@ -81,15 +100,15 @@ def _start(ray, spec) -> None:
         ray.init(**options)
     except Exception as exc:
         where = f"the Ray cluster at {spec.address}" if spec.address else "a local Ray instance"
-        raise SwapfwError(f"could not start or join {where}: {error_line(exc)}") from None
+        hint = (" (a cluster with token authentication needs RAY_AUTH_MODE=token and its token here; "
+                "on its head node --ray-address auto finds both)") if spec.address else ""
+        raise SwapfwError(f"could not start or join {where}: {error_line(exc)}{hint}") from None
 
 
 class Ray:
     name = "ray"
     description = "tasks on a Ray cluster (--ray-address ADDR; a local instance without one); needs swapfw[ray]"
-
-    def open(self, spec):
-        return RayPool(spec)
+    open = RayPool  # open(spec) -> a pool
 
 
 @hookimpl
