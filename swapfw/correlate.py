@@ -7,11 +7,10 @@ rho and Kendall's tau against the metric. Ground truth is only read after scorin
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import stats
@@ -19,7 +18,7 @@ from scipy import stats
 from . import __version__
 from .cache import ScoreCache
 from .errors import SwapfwError
-from .evaluate import NoCache, Scorer
+from .evaluate import NoCache, Protocol, Scorer
 from .executors import ExecutorSpec, open_pool
 from .plugins import get_registry
 from .proxies import combine_columns, expand, proxy_plan
@@ -28,24 +27,18 @@ from .scoring import saturation_note
 from .truth import Truth, load_truth
 
 
-@dataclass
-class CorrelateSettings:
-    space: str
+@dataclass(kw_only=True)
+class CorrelateSettings(Protocol):
+    """A scoring protocol (space, data, batch, ...) plus what to correlate with what."""
+
     truth: str
     metric: str
     proxies: list[str]
     samples: int = 1000
     seeds: list[int] = field(default_factory=lambda: [0])
-    data: str = "gaussian"
-    batch: int = 16
-    repeats: int = 1
     arch_column: str | None = None
-    build_options: dict = field(default_factory=dict)
-    input_shape: tuple[int, ...] | None = None
     mu: float | str = "auto"
     sigma: float | str = "auto"
-    binariser: str | None = None
-    device: str = "cpu"
     cache: str | None = None  # None: the default cache file; "" : no cache
 
 
@@ -88,7 +81,7 @@ class Correlation:
         NaN in the scores and listed under ``failed``.
         """
         settings, start = self.settings, time.perf_counter()
-        spec = dataclasses.replace(executor or ExecutorSpec(), device=settings.device)
+        spec = replace(executor or ExecutorSpec(), device=settings.device)
         cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
         per_seed, seconds, cached, failed = [], {}, 0, []
         try:
@@ -100,7 +93,7 @@ class Correlation:
                     cached += scorer.cached
                     for proxy, spent in scorer.seconds.items():
                         seconds[proxy] = seconds.get(proxy, 0.0) + spent
-                    failed += [{"seed": seed, **dataclasses.asdict(f)} for f in scorer.failures]
+                    failed += [{"seed": seed, **asdict(f)} for f in scorer.failures]
                     per_seed.append(self._correlate_seed(seed, archs, values))
                 workers = pool.workers
         finally:

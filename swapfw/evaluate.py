@@ -23,7 +23,10 @@ from .tasks import Task, TaskResult, task_batch
 
 @dataclass
 class Protocol:
-    """The settings a Scorer reads, for scripts that score without a correlate or search run."""
+    """What a score depends on besides its architecture, proxy and seed: the settings a Scorer reads.
+
+    ``correlate``'s and ``search``'s settings extend it; a script can score with it alone.
+    """
 
     space: str
     data: str = "gaussian"

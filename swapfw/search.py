@@ -7,18 +7,17 @@ score already seen in this run or in the cache, and counts what it actually comp
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .cache import ScoreCache
 from .errors import SwapfwError
-from .evaluate import NoCache, Scorer
+from .evaluate import NoCache, Protocol, Scorer
 from .executors import ExecutorSpec, open_pool
 from .plugins import call, get_registry
 from .proxies import derive, is_population
@@ -27,9 +26,10 @@ from .scoring import saturation_note
 from .truth import load_truth
 
 
-@dataclass
-class SearchSettings:
-    space: str
+@dataclass(kw_only=True)
+class SearchSettings(Protocol):
+    """A scoring protocol (space, data, batch, ...) plus the searcher, its proxy and its options."""
+
     searcher: str = "swap-nas"
     proxy: str = "regswap"
     population: int = 20
@@ -40,13 +40,6 @@ class SearchSettings:
     mu: float | str = "auto"
     sigma: float | str = "auto"
     seed: int = 0
-    data: str = "gaussian"
-    batch: int = 16
-    repeats: int = 1
-    build_options: dict = field(default_factory=dict)
-    input_shape: tuple[int, ...] | None = None
-    binariser: str | None = None
-    device: str = "cpu"
     cache: str | None = None  # None: the default cache file; "": no cache
     budget: int | None = None  # distinct architectures scored (computed or from the cache), then stop
 
@@ -182,7 +175,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     space = registry.get("spaces", settings.space)
     entry = registry.entry("searchers", settings.searcher)
     table = load_truth(truth[0], truth[1], space, truth[2]) if truth else None  # fail early on a bad file
-    spec = dataclasses.replace(executor or ExecutorSpec(), device=settings.device)
+    spec = replace(executor or ExecutorSpec(), device=settings.device)
     cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
     start = time.perf_counter()
     history: list[float] = []
@@ -209,7 +202,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
         best_arch, best_score = evaluate.best  # the best scored architecture, whatever the searcher returned
     finally:
         cache.close()
-    failed = [dataclasses.asdict(f) for f in evaluate.scorer.failures]
+    failed = [asdict(f) for f in evaluate.scorer.failures]
     report = {"space": settings.space, "searcher": settings.searcher, "proxy": settings.proxy, "seed": settings.seed,
               "best": {"arch": best_arch, "score": best_score, "params": evaluate.params(best_arch)},
               "evaluations": evaluate.evaluations, "cached": evaluate.cached, "repeated": evaluate.repeated,
