@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from .data import Batch, load_batch
-from .errors import SwapfwError
+from .errors import SwapfwError, is_out_of_memory
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class TaskResult:
 
 def error_line(exc: BaseException) -> str:
     """An exception as the one line a report shows."""
+    original = getattr(exc, "original", exc)  # a PluginFailure names the plugin around it
+    if is_out_of_memory(original):
+        return "out of memory: lower --batch or the input size"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, SwapfwError):
         return text

@@ -40,7 +40,20 @@ class AlwaysFails:
         return float(network.ir.params)
 
 
+class RunsOutOfMemory:
+    """Fails on the target architecture as torch does when an allocation fails."""
+
+    name = "runs_out_of_memory"
+    needs = frozenset()
+
+    def score(self, network, batch, *, seed):
+        if network.loaded.source.endswith(_target()):
+            raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return float(network.ir.params)
+
+
 @hookimpl
 def register_proxies(register):
     register(DiesOnce())
     register(AlwaysFails())
+    register(RunsOutOfMemory())

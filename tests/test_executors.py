@@ -102,6 +102,13 @@ def test_a_task_that_fails_twice_is_reported_and_the_rest_complete(small_truth, 
     assert len(again["failed"]) == 1
 
 
+def test_an_out_of_memory_task_is_reported_as_such(small_truth, helpers, monkeypatch):
+    monkeypatch.setenv("SWAPFW_TEST_TARGET", small_truth[1][0])
+    report = run(small_truth, ExecutorSpec("local"), proxies=["runs_out_of_memory"], samples=8)
+    assert [(f["arch"], f["error"]) for f in report["failed"]] == [
+        (small_truth[1][0], "out of memory: lower --batch or the input size")]
+
+
 def test_a_setting_that_fails_every_task_stops_the_run_with_its_error(small_truth):
     with pytest.raises(SwapfwError, match="the first 3 tasks failed, e.g. nb201:.*does not run on an input"):
         run(small_truth, ExecutorSpec("processes", workers=2), proxies=["swap"], input_shape=(3, 1, 1), samples=8)

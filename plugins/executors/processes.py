@@ -10,6 +10,7 @@ visible and ``--device cuda``, one GPU each.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from concurrent.futures import as_completed
 
 import torch
@@ -63,6 +64,8 @@ def _outcome(future):
     try:
         return future.result()
     except ProcessExpired as exc:
+        if exc.exitcode == -signal.SIGKILL:
+            return "worker process killed (SIGKILL: the kernel's out-of-memory killer, or a user)"
         return f"worker process died (exit code {exc.exitcode})"
     except Exception as exc:  # the task could not be sent or its result not returned
         return error_line(exc)
