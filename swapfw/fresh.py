@@ -54,9 +54,7 @@ def fresh_model(network, seed: int, *, init: str = "default", bn: str = "train",
     if bn == "none":
         _remove_batchnorm(model)
     elif bn == "eval":
-        for sub in model.modules():
-            if isinstance(sub, _BATCHNORM):
-                sub.eval()
+        batchnorm_eval(model)
     return model.to(device=network.device, dtype=PRECISIONS[precision])
 
 
@@ -112,6 +110,13 @@ def _disable_dropout(model: nn.Module) -> None:
     """Dropout would make the same seed give different values."""
     for sub in model.modules():
         if isinstance(sub, nn.modules.dropout._DropoutNd):
+            sub.eval()
+
+
+def batchnorm_eval(model: nn.Module) -> None:
+    """BatchNorm on its running statistics (a fresh copy's are 0/1: only the affine part acts)."""
+    for sub in model.modules():
+        if isinstance(sub, _BATCHNORM):
             sub.eval()
 
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from swapfw import hookimpl
-from swapfw.fresh import finite_or_nan, fresh_for
+from swapfw.fresh import batchnorm_eval, finite_or_nan, fresh_for
 
 
 class MeCo:
@@ -54,9 +54,7 @@ class MeCo:
         # One sample reaching a 1x1 feature map leaves BatchNorm one value per channel, which
         # train mode cannot normalise: there the fresh copy's BatchNorm runs in eval mode
         # (running statistics 0/1, so it only applies its affine weights).
-        for module in model.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.eval()
+        batchnorm_eval(model)
         return finite_or_nan(meco_of(model, sample))
 
 

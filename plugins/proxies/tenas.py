@@ -49,7 +49,7 @@ import torch.nn as nn
 from swapfw import hookimpl
 from swapfw.engine import binarise
 from swapfw.errors import SwapfwError, is_out_of_memory
-from swapfw.fresh import finite_or_nan, fresh_for, logits, fresh_probe
+from swapfw.fresh import finite_or_nan, fresh_for, fresh_probe, logits, model_dtype
 from swapfw.probe import Probe
 
 #: gradient entries (samples x parameters) held at once while building the kernel
@@ -129,7 +129,7 @@ class NtkCondition:
         if batch.inputs.shape[0] < 2:
             raise SwapfwError("proxy 'ntk' needs at least 2 samples for a kernel with a condition number")
         model = fresh_for(self, network, seed)
-        dtype = next((p.dtype for p in model.parameters()), torch.float32)
+        dtype = model_dtype(model)
         x = batch.inputs.to(device=network.device, dtype=dtype)
         params = kernel_parameters(model)
         if not params:
@@ -212,7 +212,7 @@ class LinearRegions:
 
     def _count(self, network, seed: int, batch_size: int) -> float:
         model = fresh_for(self, network, seed)
-        dtype = next((p.dtype for p in model.parameters()), torch.float32)
+        dtype = model_dtype(model)
         probe = fresh_probe(network, model)
         seen: set[bytes] = set()
         for part in input_batches(self.samples, batch_size, tuple(network.input_shape), seed):

@@ -34,7 +34,7 @@ import torch.nn as nn
 
 from swapfw import hookimpl
 from swapfw.errors import SwapfwError, is_out_of_memory
-from swapfw.fresh import finite_or_nan, fresh_for, fresh_probe
+from swapfw.fresh import finite_or_nan, fresh_for, fresh_probe, model_dtype
 from swapfw.probe import Probe, TapPoint
 
 ALPHA = 0.01  # mixup_gamma of the authors and NASLib
@@ -127,7 +127,7 @@ class ZenScore:
         tap = feature_tap(network)
         model = fresh_for(self, network, seed)
         probe = fresh_probe(network, model, [tap])
-        dtype = next((p.dtype for p in model.parameters()), torch.float32)
+        dtype = model_dtype(model)
         x, eps = gaussian_pair(tuple(batch.inputs.shape), seed, dtype, network.device)
         try:
             with torch.no_grad():
