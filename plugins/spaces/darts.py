@@ -32,6 +32,7 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
+from swapfw.operators import check_mutation_kind, check_sample_count
 
 #: DARTS ``PRIMITIVES``, in its order
 OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
@@ -426,8 +427,7 @@ class DartsSpace:
         Uniform over NAS-Bench-301's space: each node of each cell reads 2 distinct earlier nodes
         (each pair equally likely) through ops drawn uniformly from ``sample_ops``.
         """
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= self.size:
-            raise SwapfwError(f"DARTS can sample 1 to {self.size:,} distinct architectures, not {count!r}")
+        check_sample_count("DARTS", count, self.size)
         rng = random.Random(seed)
         seen: dict[str, None] = {}
         while len(seen) < count:
@@ -446,6 +446,7 @@ class DartsSpace:
         reading 0 and 1, cannot move), and ``none`` edges, which read nothing, are not moved.
         """
         genotype = canonical_genotype(parse_arch(arch))
+        check_mutation_kind("DARTS", kind)
         cells = {"normal": list(genotype.normal), "reduce": list(genotype.reduce)}
         if kind == "op":
             cell = rng.choice(CELLS)
@@ -456,7 +457,7 @@ class DartsSpace:
                 raise SwapfwError(f"DARTS op mutation needs a second op besides {op!r}")
             new = rng.choice(choices)
             cells[cell][k] = (new, 0 if new == "none" else source)
-        elif kind == "connectivity":
+        else:
             moves = []
             for cell in CELLS:
                 edges = cells[cell]
@@ -472,8 +473,6 @@ class DartsSpace:
                 raise SwapfwError(f"DARTS architecture {_shown(arch)} has no edge whose input can change")
             cell, k, source = rng.choice(moves)
             cells[cell][k] = (cells[cell][k][0], source)
-        else:
-            raise SwapfwError(f"DARTS mutation kind must be 'op' or 'connectivity', not {kind!r}")
         return format_genotype(canonical_genotype(Genotype(tuple(cells["normal"]), CONCAT,
                                                            tuple(cells["reduce"]), CONCAT)))
 

@@ -32,6 +32,7 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
+from swapfw.operators import check_mutation_kind, check_sample_count
 
 INPUT, OUTPUT = "input", "output"
 #: the benchmark's ``available_ops``, in its order (the canonical labelling depends on it)
@@ -410,8 +411,7 @@ class NB101Space:
         upper-triangular entry of a 7x7 matrix and every interior op uniform, pruned, kept if
         valid and not drawn before.
         """
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= SIZE:
-            raise SwapfwError(f"NB101 can sample 1 to {SIZE:,} distinct architectures, not {count!r}")
+        check_sample_count("NB101", count, SIZE)
         rng = random.Random(seed)
         found: dict[str, None] = {}
         for _ in range(self.MAX_DRAWS_PER_ARCH * count):
@@ -437,8 +437,7 @@ class NB101Space:
         flipped, trying the 21 edges in random order until the pruned result is valid and not
         isomorphic to ``arch``; where no single flip does (the bare input -> output cell), two.
         """
-        if kind not in ("op", "connectivity"):
-            raise SwapfwError(f"NB101 mutation kind must be 'op' or 'connectivity', not {kind!r}")
+        check_mutation_kind("NB101", kind)
         spec = representative(parse_arch(arch))
         here = _dumps(spec)
         if kind == "op" and spec.vertices > 2:

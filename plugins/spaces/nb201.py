@@ -15,6 +15,7 @@ import random
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
+from swapfw.operators import check_mutation_kind, check_sample_count, mutate_edge, uniform_crossover
 
 #: the NB201 op set, in the benchmark's own order (its generation order depends on it)
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -214,8 +215,7 @@ class NB201Space:
 
     def sample(self, count: int, seed: int) -> list[str]:
         """``count`` distinct archs drawn uniformly, the same for the same seed."""
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= SIZE:
-            raise SwapfwError(f"NB201 can sample 1 to {SIZE:,} distinct architectures, not {count!r}")
+        check_sample_count("NB201", count, SIZE)
         numbers = random.Random(seed).sample(range(SIZE), count)
         return [format_ops(_ops_of_number(n)) for n in numbers]
 
@@ -225,22 +225,13 @@ class NB201Space:
         ``op``: the edge gets a different op. ``connectivity``: NB201 expresses wiring through
         ``none`` (a missing edge), so the edge toggles between ``none`` and a random other op.
         """
-        ops = list(parse_arch(arch))
-        edge = rng.randrange(len(ops))
-        if kind == "op":
-            ops[edge] = rng.choice([op for op in OPS if op != ops[edge]])
-        elif kind == "connectivity":
-            ops[edge] = rng.choice(OPS[1:]) if ops[edge] == "none" else "none"
-        else:
-            raise SwapfwError(f"NB201 mutation kind must be 'op' or 'connectivity', not {kind!r}")
-        return format_ops(ops)
+        ops = parse_arch(arch)
+        check_mutation_kind("NB201", kind)
+        return format_ops(mutate_edge(ops, OPS, rng, kind))
 
     def crossover(self, a: str, b: str, rng: random.Random) -> tuple[str, str]:
         """Uniform crossover: each edge of the first child comes from a or b, the second gets the other."""
-        pa, pb = parse_arch(a), parse_arch(b)
-        swap = [rng.random() < 0.5 for _ in EDGES]
-        first = [y if s else x for x, y, s in zip(pa, pb, swap)]
-        second = [x if s else y for x, y, s in zip(pa, pb, swap)]
+        first, second = uniform_crossover(parse_arch(a), parse_arch(b), rng)
         return format_ops(first), format_ops(second)
 
 

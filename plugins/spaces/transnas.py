@@ -46,6 +46,7 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
+from swapfw.operators import check_mutation_kind, check_sample_count, mutate_edge, uniform_crossover
 
 BASE_CHANNELS = 64
 MICRO_SKELETON = "41414"
@@ -442,16 +443,6 @@ def _task_options(space: str, task, classes) -> tuple[str, int | None]:
 # --- the plugins -----------------------------------------------------------------------------
 
 
-def _check_count(space: str, count, size: int) -> None:
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= size:
-        raise SwapfwError(f"TransNAS-Bench-101 {space} can sample 1 to {size:,} distinct architectures, not {count!r}")
-
-
-def _check_kind(space: str, kind) -> None:
-    if kind not in ("op", "connectivity"):
-        raise SwapfwError(f"TransNAS-Bench-101 {space} mutation kind must be 'op' or 'connectivity', not {kind!r}")
-
-
 class TransNASMicroSpace:
     name = "transnas-micro"
     data_note = ("TransNAS-Bench-101 was trained on Taskonomy images, which are not available here: "
@@ -488,27 +479,19 @@ class TransNASMicroSpace:
 
     def sample(self, count: int, seed: int) -> list[str]:
         """``count`` distinct archs drawn uniformly, the same for the same seed."""
-        _check_count("micro", count, MICRO_SIZE)
+        check_sample_count("TransNAS-Bench-101 micro", count, MICRO_SIZE)
         return [_micro_of_number(n) for n in random.Random(seed).sample(range(MICRO_SIZE), count)]
 
     def mutate(self, arch: str, rng: random.Random, kind: str = "op") -> str:
         """Change one random edge; ``op``: to a different op; ``connectivity``: toggle it between
         ``none`` (no edge) and a random other op."""
-        ops = list(parse_micro(arch))
-        _check_kind("micro", kind)
-        edge = rng.randrange(len(ops))
-        if kind == "op":
-            ops[edge] = rng.choice([op for op in MICRO_OPS if op != ops[edge]])
-        else:
-            ops[edge] = rng.choice(MICRO_OPS[1:]) if ops[edge] == "none" else "none"
-        return format_micro(ops)
+        ops = parse_micro(arch)
+        check_mutation_kind("TransNAS-Bench-101 micro", kind)
+        return format_micro(mutate_edge(ops, MICRO_OPS, rng, kind))
 
     def crossover(self, a: str, b: str, rng: random.Random) -> tuple[str, str]:
         """Uniform crossover: each edge of the first child comes from a or b, the second gets the other."""
-        pa, pb = parse_micro(a), parse_micro(b)
-        swap = [rng.random() < 0.5 for _ in EDGES]
-        first = [y if s else x for x, y, s in zip(pa, pb, swap)]
-        second = [x if s else y for x, y, s in zip(pa, pb, swap)]
+        first, second = uniform_crossover(parse_micro(a), parse_micro(b), rng)
         return format_micro(first), format_micro(second)
 
 
@@ -545,7 +528,7 @@ class TransNASMacroSpace:
     def sample(self, count: int, seed: int) -> list[str]:
         """``count`` distinct archs drawn uniformly, the same for the same seed."""
         archs = macro_archs()
-        _check_count("macro", count, len(archs))
+        check_sample_count("TransNAS-Bench-101 macro", count, len(archs))
         return random.Random(seed).sample(archs, count)
 
     def mutate(self, arch: str, rng: random.Random, kind: str = "op") -> str:
@@ -553,7 +536,7 @@ class TransNASMacroSpace:
         removed, or where no such change stays in the space, two different stages swap places.
         The child is drawn uniformly from the valid candidates and always differs from ``arch``."""
         digits = parse_macro(arch)
-        _check_kind("macro", kind)
+        check_mutation_kind("TransNAS-Bench-101 macro", kind)
         if kind == "op":
             candidates = {digits[:i] + (d,) + digits[i + 1:] for i in range(len(digits)) for d in (1, 2, 3, 4)}
         else:
