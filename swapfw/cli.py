@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .errors import SwapfwError, is_out_of_memory
+from .errors import SwapfwError, error_line, is_out_of_memory
 
 
 def _shape(text: str | None):
@@ -379,9 +379,6 @@ def main(argv=None):
     except Exception as exc:
         if os.environ.get("SWAPFW_DEBUG"):
             raise
-        if is_out_of_memory(exc):
-            click.echo("error: out of memory: lower --batch or the input size", err=True)
-        else:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            click.echo(f"error: {type(exc).__name__}: {first} (set SWAPFW_DEBUG=1 for the traceback)", err=True)
+        hint = "" if is_out_of_memory(exc) else " (set SWAPFW_DEBUG=1 for the traceback)"
+        click.echo(f"error: {error_line(exc)}{hint}", err=True)
         sys.exit(1)

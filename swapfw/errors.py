@@ -18,3 +18,13 @@ def is_out_of_memory(exc: BaseException) -> bool:
     """True for CPU and CUDA allocation failures, whatever exception type torch used."""
     text = str(exc).lower()
     return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def error_line(exc: BaseException) -> str:
+    """An exception as one line: a SwapfwError's message, else its type and first line; OOM said plainly."""
+    if is_out_of_memory(getattr(exc, "original", exc)):  # a PluginFailure wraps what the plugin raised
+        return "out of memory: lower --batch or the input size"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, SwapfwError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

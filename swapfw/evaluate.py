@@ -78,7 +78,7 @@ class Scorer:
                               f"(the {self.batch.source} batch has no labels)")
         self.seconds: dict[str, float] = {}
         self.build_seconds = 0.0  # networks built for the tasks (the proxies' time is in ``seconds``)
-        self.cached = self.computed = 0
+        self.cached = 0  # values the cache gave
         self.failures: list[Failure] = []
 
     def _key(self, arch: str, proxy: str) -> tuple:
@@ -114,7 +114,6 @@ class Scorer:
                 values[task.arch][proxy] = value
                 self.cache.put(self._key(task.arch, proxy), value)
                 self.seconds[proxy] = self.seconds.get(proxy, 0.0) + result.seconds.get(proxy, 0.0)
-            self.computed += len(result.values)
             self.build_seconds += result.build_seconds
             self.cache.commit()
 

@@ -62,13 +62,18 @@ def count_patterns(network: Network, inputs: torch.Tensor) -> PatternCounts:
     return counter.result()
 
 
+def output_is_finite(output) -> bool:
+    """False where a float tensor of the model's output (or of its tuple) holds inf or NaN."""
+    tensors = output if isinstance(output, (tuple, list)) else [output]
+    return not any(isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
+                   for t in tensors)
+
+
 def _check_finite(output) -> None:
     """Overflow turns patterns into noise: refuse to return a number built on inf or NaN."""
-    tensors = output if isinstance(output, (tuple, list)) else [output]
-    for tensor in tensors:
-        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise SwapfwError("the network's output holds inf or NaN: its activations overflowed, so no "
-                              "pattern count would be meaningful (try --init keep, or a model with normalisation)")
+    if not output_is_finite(output):
+        raise SwapfwError("the network's output holds inf or NaN: its activations overflowed, so no "
+                          "pattern count would be meaningful (try --init keep, or a model with normalisation)")
 
 
 def score(model, *, data: str = "gaussian", batch: int = 16, input_shape=None, seed: int = 0,

@@ -22,15 +22,18 @@ _RENAMED = {"space_options": "build_options"}
 REPORT_KEYS = ("table", "json", "heatmap")
 
 
-def load_spec(path: str) -> list[tuple[CorrelateSettings, dict]]:
+def _read(path: str) -> dict:
     file = Path(path)
     if not file.is_file():
         raise SwapfwError(f"spec {path} does not exist")
     try:
-        spec = tomllib.loads(file.read_text())
+        return tomllib.loads(file.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise SwapfwError(f"spec {path} is not valid TOML: {exc}") from None
-    tables = spec.get("correlate")
+
+
+def load_spec(path: str) -> list[tuple[CorrelateSettings, dict]]:
+    tables = _read(path).get("correlate")
     if not isinstance(tables, list) or not tables:
         raise SwapfwError(f"spec {path} has no [[correlate]] table")
     return [_settings(table, path, i) for i, table in enumerate(tables, start=1)]
@@ -38,7 +41,7 @@ def load_spec(path: str) -> list[tuple[CorrelateSettings, dict]]:
 
 def load_report(path: str) -> dict:
     """The spec's ``[report]`` table: where the comparison table across its runs is written."""
-    report = tomllib.loads(Path(path).read_text()).get("report", {})
+    report = _read(path).get("report", {})
     unknown = set(report) - set(REPORT_KEYS)
     if unknown:
         raise SwapfwError(f"spec {path}, [report]: unknown key {sorted(unknown)[0]!r} (use {', '.join(REPORT_KEYS)})")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .data import Batch, load_batch
-from .errors import SwapfwError, is_out_of_memory
+from .errors import error_line
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Task:
 
     def without(self, done) -> "Task":
         """The same task for the proxies not in ``done``."""
-        return Task(**{**self.__dict__, "proxies": tuple(p for p in self.proxies if p not in done)})
+        return replace(self, proxies=tuple(p for p in self.proxies if p not in done))
 
 
 @dataclass
@@ -47,17 +47,6 @@ class TaskResult:
     seconds: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     build_seconds: float = 0.0
-
-
-def error_line(exc: BaseException) -> str:
-    """An exception as the one line a report shows."""
-    original = getattr(exc, "original", exc)  # a PluginFailure names the plugin around it
-    if is_out_of_memory(original):
-        return "out of memory: lower --batch or the input size"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, SwapfwError):
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @functools.lru_cache(maxsize=8)

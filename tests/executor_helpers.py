@@ -14,42 +14,43 @@ def _target() -> str:
     return os.environ.get("SWAPFW_TEST_TARGET") or "\0"  # never matches when unset
 
 
-class DiesOnce:
-    """Kills the process it runs in the first time it meets the target architecture."""
+class _OnTarget:
+    """Works like ``params`` everywhere but on the target architecture, where it misbehaves."""
+
+    needs = frozenset()
+
+    def score(self, network, batch, *, seed):
+        if network.loaded.source.endswith(_target()):
+            self.misbehave()
+        return float(network.ir.params)
+
+
+class DiesOnce(_OnTarget):
+    """Kills the process it runs in the first time it meets the target."""
 
     name = "dies_once"
-    needs = frozenset()
 
-    def score(self, network, batch, *, seed):
+    def misbehave(self):
         marker = os.environ["SWAPFW_TEST_MARKER"]
-        if network.loaded.source.endswith(_target()) and not os.path.exists(marker):
+        if not os.path.exists(marker):
             open(marker, "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
-        return float(network.ir.params)
 
 
-class AlwaysFails:
-    """Raises on the target architecture, every time; works elsewhere."""
-
+class AlwaysFails(_OnTarget):
     name = "always_fails"
-    needs = frozenset()
 
-    def score(self, network, batch, *, seed):
-        if network.loaded.source.endswith(_target()):
-            raise RuntimeError("broken on purpose")
-        return float(network.ir.params)
+    def misbehave(self):
+        raise RuntimeError("broken on purpose")
 
 
-class RunsOutOfMemory:
-    """Fails on the target architecture as torch does when an allocation fails."""
+class RunsOutOfMemory(_OnTarget):
+    """Fails as torch does when an allocation fails."""
 
     name = "runs_out_of_memory"
-    needs = frozenset()
 
-    def score(self, network, batch, *, seed):
-        if network.loaded.source.endswith(_target()):
-            raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
-        return float(network.ir.params)
+    def misbehave(self):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
 
 @hookimpl

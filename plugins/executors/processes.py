@@ -17,9 +17,10 @@ import torch
 from pebble import ProcessExpired, ProcessPool
 
 from swapfw import hookimpl
+from swapfw.errors import error_line
 from swapfw.executors import cores
 from swapfw.plugins import adopt_extras, portable_extras
-from swapfw.tasks import error_line, run_task
+from swapfw.tasks import run_task
 
 
 def _gpus(device: str) -> int:

@@ -13,10 +13,10 @@ import logging
 import socket
 
 from swapfw import hookimpl
-from swapfw.errors import SwapfwError
+from swapfw.errors import SwapfwError, error_line
 from swapfw.executors import cores
 from swapfw.plugins import adopt_extras, portable_extras
-from swapfw.tasks import error_line, run_task
+from swapfw.tasks import run_task
 
 
 def _ray():

@@ -51,6 +51,7 @@ from swapfw.engine import binarise
 from swapfw.errors import SwapfwError, is_out_of_memory
 from swapfw.fresh import finite_or_nan, fresh_for, fresh_probe, logits, model_dtype
 from swapfw.probe import Probe
+from swapfw.scoring import output_is_finite
 
 #: gradient entries (samples x parameters) held at once while building the kernel
 GRADIENT_BUDGET = 1 << 25
@@ -170,11 +171,7 @@ def region_digests(probe: Probe, network, inputs: torch.Tensor) -> set[bytes] | 
     sink = PatternDigests(network.binding.binarisers, inputs.shape[0])
     with torch.no_grad():
         output = probe.run(inputs, sink)
-    tensors = output if isinstance(output, (tuple, list)) else [output]
-    if any(isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
-           for t in tensors):
-        return None
-    return sink.digests()
+    return sink.digests() if output_is_finite(output) else None
 
 
 def input_batches(samples: int, batch_size: int, shape: tuple[int, ...], seed: int):
