@@ -68,6 +68,8 @@ MACRO_FORM = ("64-D...D-basic with 4 to 6 digits D in 1-4 (1 plain, 2 double cha
 #: the benchmark's output size per task: classes or permutations (None: the image itself)
 TASKS = {"class_object": 75, "class_scene": 47, "jigsaw": 1000, "autoencoder": None}
 JIGSAW_TILES = 3  # per side
+DATA_NOTE = ("TransNAS-Bench-101 was trained on Taskonomy images, which are not available here: "
+             "the batch is whatever --data gives, resized to the network's input")
 
 
 def _shown(arch: object) -> str:
@@ -445,8 +447,7 @@ def _task_options(space: str, task, classes) -> tuple[str, int | None]:
 
 class TransNASMicroSpace:
     name = "transnas-micro"
-    data_note = ("TransNAS-Bench-101 was trained on Taskonomy images, which are not available here: "
-                 "the batch is whatever --data gives, resized to the network's input")
+    data_note = DATA_NOTE
     description = "TransNAS-Bench-101 cell space: skeleton 64-41414, 6 edges x 4 ops, 4,096 archs"
     input_shape = (3, 256, 256)
     ops = MICRO_OPS
@@ -497,8 +498,7 @@ class TransNASMicroSpace:
 
 class TransNASMacroSpace:
     name = "transnas-macro"
-    data_note = ("TransNAS-Bench-101 was trained on Taskonomy images, which are not available here: "
-                 "the batch is whatever --data gives, resized to the network's input")
+    data_note = DATA_NOTE
     description = "TransNAS-Bench-101 macro space: 4-6 stages of ResNet blocks, 3,256 archs"
     input_shape = (3, 256, 256)
     ops = MACRO_OPS
