@@ -15,7 +15,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from swapfw.correlate import CorrelateSettings, correlate
+from swapfw.studies.correlate import CorrelateSettings, correlate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

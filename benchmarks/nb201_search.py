@@ -14,7 +14,7 @@ import csv
 import statistics
 from pathlib import Path
 
-from swapfw.search import SearchSettings, search
+from swapfw.studies.search import SearchSettings, search
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -17,10 +17,9 @@ import time
 
 import torch
 
-from swapfw.data import load_batch
-from swapfw.network import prepare
+from swapfw.scoring.data import load_batch
+from swapfw.scoring.network import prepare
 from swapfw.plugins import get
-from swapfw.scoring import count_patterns
 
 
 def main() -> None:
@@ -44,7 +43,7 @@ def main() -> None:
         network.probe  # the tapped copy of the fx graph, built once per network
         steps["instrument"].append(time.perf_counter() - tick)
         tick = time.perf_counter()
-        count_patterns(network, inputs)
+        network.count(inputs)
         sync()
         steps["swap"].append(time.perf_counter() - tick)
         with torch.no_grad():

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from swapfw.data import load_batch
-from swapfw.network import prepare
+from swapfw.scoring.data import load_batch
+from swapfw.scoring.network import prepare
 from swapfw.plugins import get
-from swapfw.proxies import expand, is_population, parts_of, proxy_entry
-from swapfw.scoring import run_proxy
+from swapfw.scoring.proxies import expand, is_population, parts_of, proxy_entry
+from swapfw.scoring.proxies import run_proxy
 
 IMAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cifar10" / "test.npz"
 

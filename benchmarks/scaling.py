@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from swapfw.cache import ScoreCache
-from swapfw.evaluate import NoCache, Protocol, Scorer
-from swapfw.executors import ExecutorSpec, cores, open_pool
+from swapfw.studies.cache import ScoreCache
+from swapfw.studies.evaluate import NoCache, Protocol, Scorer
+from swapfw.running.executors import ExecutorSpec, cores, open_pool
 from swapfw.plugins import get
-from swapfw.proxies import expand
+from swapfw.scoring.proxies import expand
 
 
 def measure(mode: str, warm: list[str], archs: list[str], proxies: list[str], protocol: Protocol, seed: int) -> dict:

@@ -17,8 +17,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from swapfw.network import prepare
-from swapfw.scoring import count_patterns
+from swapfw.scoring.network import prepare
 
 
 class ReluConvBn(nn.Sequential):
@@ -98,9 +97,9 @@ def main() -> None:
             with torch.no_grad():
                 module(inputs)
 
-        counts = count_patterns(network, inputs)
+        counts = network.count(inputs)
         t_forward = median_seconds(forward, args.repeats, sync)
-        t_swap = median_seconds(lambda: count_patterns(network, inputs), args.repeats, sync)
+        t_swap = median_seconds(lambda: network.count(inputs), args.repeats, sync)
         print(f"{name:<16} {counts.values:>10,} {counts.swap:>9,} {t_forward:>10.4f} {t_swap:>9.4f} {t_swap / t_forward:>6.2f}")
 
 

@@ -14,7 +14,7 @@ import statistics
 
 from scipy import stats
 
-from swapfw.search import SearchSettings, search
+from swapfw.studies.search import SearchSettings, search
 
 
 def main() -> None:

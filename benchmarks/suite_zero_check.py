@@ -27,9 +27,9 @@ from pathlib import Path
 import click
 from scipy import stats
 
-from swapfw.cache import ScoreCache
-from swapfw.evaluate import Protocol, Scorer
-from swapfw.executors import ExecutorSpec, open_pool
+from swapfw.studies.cache import ScoreCache
+from swapfw.studies.evaluate import Protocol, Scorer
+from swapfw.running.executors import ExecutorSpec, open_pool
 from swapfw.plugins import get_registry
 
 ROOT = Path(__file__).resolve().parent.parent

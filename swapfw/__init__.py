@@ -1,30 +1,29 @@
 """swapfw: training-free NAS around SWAP-Score. import -> IR -> engine -> score."""
 
-from .hookspecs import hookimpl
 from .errors import SwapfwError
-
-__version__ = "0.1.0"
+from .hookspecs import hookimpl
+from .version import __version__
 
 
 def __getattr__(name):
     # Lazy so that ``from swapfw import hookimpl`` in a plugin does not import torch-heavy modules.
     if name == "score":
-        from .scoring import score
+        from .scoring.score import score
         return score
     if name == "ScoreResult":
-        from .scoring import ScoreResult
+        from .scoring.score import ScoreResult
         return ScoreResult
     if name in ("prepare", "Network"):
-        from . import network
+        from .scoring import network
         return getattr(network, name)
     if name == "load_model":
-        from .importers import load_model
+        from .graph.importers import load_model
         return load_model
     if name == "build_ir":
-        from .ir import build_ir
+        from .graph.ir import build_ir
         return build_ir
     if name == "ExecutorSpec":
-        from .executors import ExecutorSpec
+        from .running.executors import ExecutorSpec
         return ExecutorSpec
     if name in ("list_plugins", "get_plugin"):
         from . import plugins
@@ -33,4 +32,4 @@ def __getattr__(name):
 
 
 __all__ = ["score", "ScoreResult", "prepare", "Network", "load_model", "build_ir",
-           "list_plugins", "get_plugin", "ExecutorSpec", "hookimpl", "SwapfwError"]
+           "list_plugins", "get_plugin", "ExecutorSpec", "hookimpl", "SwapfwError", "__version__"]

@@ -63,9 +63,9 @@ def cli():
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def score(model, data, batch, input_shape, seed, device, init, mu, sigma, binariser, proxies, space_options, fmt):
     """Score MODEL: an .onnx file, package.module:callable, or SPACE:ARCH."""
-    from .scoring import score as run
+    from .scoring.score import score as score_model
 
-    result = run(model, data=data, batch=batch, input_shape=_shape(input_shape), seed=seed, device=device,
+    result = score_model(model, data=data, batch=batch, input_shape=_shape(input_shape), seed=seed, device=device,
                  init=init, mu=mu, sigma=sigma, binariser=binariser, proxies=tuple(proxies),
                  build_options=_options(space_options))
     if fmt == "json":
@@ -95,9 +95,35 @@ def _ints(text: str) -> list[int]:
         raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
 
 
-def executor_options(command):
-    """--executor, --workers, --threads, --ray-address: where the scoring runs (never what it gives)."""
-    options = [
+def _protocol_option_list(for_spec: bool) -> list:
+    """The options that fix how architectures are scored, and where: one definition each.
+
+    ``for_spec``: the options of ``run``, where each replaces the value of every run in the
+    spec and, when absent, leaves the spec's value alone.
+    """
+    def default(value):
+        return None if for_spec else value
+
+    keep = " Default: the spec's." if for_spec else ""
+    shown = not for_spec
+    return [
+        click.option("--data", default=default("gaussian"), show_default=shown,
+                     help="Input batch: gaussian | cifar10:PATH (folder or .npz) | images:DIR | tensor:FILE.npy." + keep),
+        click.option("--batch", default=default(16), type=int, show_default=shown,
+                     help="Samples S in the mini-batch." + keep),
+        click.option("--repeats", default=default(1), type=int, show_default=shown,
+                     help="Average SWAP over N re-initialisations." + keep),
+        click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
+                     help="Build option of the scoring network, e.g. classes=100, channels=8, cells=1 (repeatable)."),
+        click.option("--input-shape", default=None, help="C,H,W per sample (default: the space's)."),
+        click.option("--mu", default=default("auto"), show_default=shown,
+                     help="Regularisation centre, parameters in millions, or auto (from sampled sizes)." + keep),
+        click.option("--sigma", default=default("auto"), show_default=shown,
+                     help="Regularisation width, in millions squared, or auto." + keep),
+        click.option("--binariser", default=None, help="Use this binariser for every site it handles."),
+        click.option("--device", default=default("cpu"), show_default=shown, help="cpu, cuda, cuda:1 ..." + keep),
+        click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the score cache."),
         click.option("--executor", default="local", show_default=True,
                      help="Where scoring tasks run: local, processes, ray, or an executor plugin."),
         click.option("--workers", default=None, type=int,
@@ -109,19 +135,41 @@ def executor_options(command):
         click.option("--ray-address", "address", default=None,
                      help="Join this Ray cluster (ray start --head prints it) instead of starting one here."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
-def _executor(executor, workers, threads, address):
-    from .executors import ExecutorSpec
+def protocol_options(for_spec: bool = False):
+    """Add the scoring-protocol and executor options shared by ``correlate``, ``search`` and ``run``.
 
-    return ExecutorSpec(name=executor, workers=workers, threads=threads, address=address)
+    The command receives them as keyword arguments; ``protocol_settings`` turns them into
+    settings fields and ``executor_spec`` into an ``ExecutorSpec``.
+    """
+    def decorate(command):
+        for option in reversed(_protocol_option_list(for_spec)):
+            command = option(command)
+        return command
 
+    return decorate
+
+
+def protocol_settings(options: dict) -> dict:
+    """The protocol options given as settings fields (``CorrelateSettings``, ``SearchSettings``);
+    options left at None (``run``: not given) are left out."""
+    fields = {"data": options["data"], "batch": options["batch"], "repeats": options["repeats"],
+              "build_options": _options(options["space_options"]), "input_shape": _shape(options["input_shape"]),
+              "mu": options["mu"], "sigma": options["sigma"], "binariser": options["binariser"],
+              "device": options["device"], "cache": "" if options["no_cache"] else options["cache"]}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def executor_spec(options: dict):
+    """Where the scoring runs (never what it gives): the executor options as an ``ExecutorSpec``."""
+    from .running.executors import ExecutorSpec
+
+    return ExecutorSpec(name=options["executor"], workers=options["workers"], threads=options["threads"],
+                        address=options["address"])
 
 def _correlate_with_progress(settings, executor) -> dict:
-    from .correlate import Correlation
+    from .studies.correlate import Correlation
 
     job = Correlation(settings)  # bad settings fail here, before the bar is drawn
     with click.progressbar(length=job.total, label=f"{settings.space} vs {settings.metric}", file=sys.stderr) as bar:
@@ -134,7 +182,7 @@ def _finish(report: dict, plot: str | None, save: str | None) -> dict:
         with open(save, "w") as fh:
             json.dump(report, fh)
     if plot:
-        from .plot import scatter
+        from .studies.plot import scatter
 
         scatter(report, plot)
     return {k: v for k, v in report.items() if k != "per_seed"}
@@ -166,34 +214,18 @@ def _print_correlation(summary: dict) -> None:
               help="Comma-separated proxies; 'all' for every installed one; rank_agg:A+B ranks several together.")
 @click.option("--samples", default=1000, show_default=True, help="Architectures drawn per seed.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
-@click.option("--data", default="gaussian", show_default=True, help="As for score.")
-@click.option("--batch", default=16, show_default=True, help="Samples S in the mini-batch.")
-@click.option("--repeats", default=1, show_default=True, help="Average SWAP over N re-initialisations.")
-@click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
-              help="Build option of the scoring network, e.g. classes=100, channels=8, cells=1.")
-@click.option("--input-shape", default=None, help="C,H,W per sample (default: the space's).")
-@click.option("--mu", default="auto", show_default=True, help="Regularisation centre (millions) or auto.")
-@click.option("--sigma", default="auto", show_default=True, help="Regularisation width or auto.")
-@click.option("--binariser", default=None)
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite).")
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the score cache.")
+@protocol_options()
 @click.option("--plot", default=None, help="Write a score-vs-truth scatter PNG (needs matplotlib).")
 @click.option("--save", default=None, help="Write the full report, with every score, as JSON.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@executor_options
-def correlate(space, truth, metric, arch_column, proxies, samples, seeds, data, batch, repeats, space_options,
-              input_shape, mu, sigma, binariser, device, cache, no_cache, plot, save, fmt, executor, workers,
-              threads, address):
+def correlate(space, truth, metric, arch_column, proxies, samples, seeds, plot, save, fmt, **options):
     """Spearman and Kendall correlation of proxies with a ground-truth metric."""
-    from .correlate import CorrelateSettings
+    from .studies.correlate import CorrelateSettings
 
-    settings = CorrelateSettings(
-        space=space, truth=truth, metric=metric, proxies=[p for p in proxies.split(",") if p],
-        samples=samples, seeds=_ints(seeds), data=data, batch=batch, repeats=repeats, arch_column=arch_column,
-        build_options=_options(space_options), input_shape=_shape(input_shape), mu=mu, sigma=sigma,
-        binariser=binariser, device=device, cache="" if no_cache else cache)
-    report = _correlate_with_progress(settings, _executor(executor, workers, threads, address))
+    settings = CorrelateSettings(space=space, truth=truth, metric=metric, proxies=[p for p in proxies.split(",") if p],
+                                 samples=samples, seeds=_ints(seeds), arch_column=arch_column,
+                                 **protocol_settings(options))
+    report = _correlate_with_progress(settings, executor_spec(options))
     summary = _finish(report, plot, save)
     click.echo(json.dumps(summary)) if fmt == "json" else _print_correlation(summary)
 
@@ -207,41 +239,28 @@ def correlate(space, truth, metric, arch_column, proxies, samples, seeds, data, 
 @click.option("--sample-size", default=5, show_default=True, help="Tournament size.")
 @click.option("--mutations", default=4, show_default=True, help="Offspring per cycle.")
 @click.option("--crossover-prob", default=0.5, show_default=True)
-@click.option("--mu", default="auto", show_default=True, help="Regularisation centre (millions) or auto.")
-@click.option("--sigma", default="auto", show_default=True, help="Regularisation width or auto.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--data", default="gaussian", show_default=True, help="As for score.")
-@click.option("--batch", default=16, show_default=True)
-@click.option("--repeats", default=1, show_default=True)
-@click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE")
-@click.option("--input-shape", default=None)
-@click.option("--binariser", default=None)
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite).")
-@click.option("--no-cache", is_flag=True)
+@protocol_options()
 @click.option("--truth", default=None, help="Look the best architecture up in this CSV afterwards.")
 @click.option("--metric", default=None, help="The --truth column to report.")
 @click.option("--arch-column", default=None)
 @click.option("--checkpoint", default=None, help="Save the search after every cycle; rerun with it to resume.")
 @click.option("--budget", default=None, type=int, help="Stop after this many distinct architectures are scored.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@executor_options
-def search(space, searcher, proxy, population, cycles, sample_size, mutations, crossover_prob, mu, sigma, seed,
-           data, batch, repeats, space_options, input_shape, binariser, device, cache, no_cache, truth, metric,
-           arch_column, checkpoint, budget, fmt, executor, workers, threads, address):
+def search(space, searcher, proxy, population, cycles, sample_size, mutations, crossover_prob, seed, truth, metric,
+           arch_column, checkpoint, budget, fmt, **options):
     """Search a space with a searcher plugin, scoring architectures with a proxy."""
-    from .search import SearchSettings, search as run_search
+    from .studies.search import SearchSettings
+    from .studies.search import search as run_search
 
     if (truth is None) != (metric is None):
         raise click.BadParameter("--truth and --metric go together")
     settings = SearchSettings(
         space=space, searcher=searcher, proxy=proxy, population=population, cycles=cycles, sample_size=sample_size,
-        mutations=mutations, crossover_prob=crossover_prob, mu=mu, sigma=sigma, seed=seed, data=data, batch=batch,
-        repeats=repeats, build_options=_options(space_options), input_shape=_shape(input_shape),
-        binariser=binariser, device=device, cache="" if no_cache else cache, budget=budget)
+        mutations=mutations, crossover_prob=crossover_prob, seed=seed, budget=budget, **protocol_settings(options))
     with click.progressbar(length=cycles, label=f"{searcher} on {space}", file=sys.stderr) as bar:
         report = run_search(settings, progress=bar.update, truth=(truth, metric, arch_column) if truth else None,
-                            checkpoint=checkpoint, executor=_executor(executor, workers, threads, address))
+                            checkpoint=checkpoint, executor=executor_spec(options))
     if fmt == "json":
         click.echo(json.dumps(report))
         return
@@ -265,7 +284,7 @@ def search(space, searcher, proxy, population, cycles, sample_size, mutations, c
 @click.option("--input-shape", default=None, help="C,H,W per sample (default: the model's).")
 def export(model, out, fmt, space_options, input_shape):
     """Write MODEL (e.g. a found SPACE:ARCH) to OUT as ONNX or TorchScript, to train elsewhere."""
-    from .export import export as run_export
+    from .graph.export import export as run_export
 
     info = run_export(model, fmt, out, build_options=_options(space_options), input_shape=_shape(input_shape))
     click.echo(f"wrote {info['path']} ({info['format']}, {info['params']:,} params, input {info['input_shape']})")
@@ -274,23 +293,25 @@ def export(model, out, fmt, space_options, input_shape):
 @cli.command()
 @click.argument("spec", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite).")
 @click.option("--samples", default=None, type=int, help="Override every run's architectures per seed.")
 @click.option("--seeds", default=None, help="Override every run's seeds (comma-separated).")
 @click.option("--proxies", default=None, help="Override every run's proxies (comma-separated; 'all').")
+@protocol_options(for_spec=True)
 @click.option("--table", default=None, help="Write the proxies x metrics Spearman table as CSV.")
 @click.option("--table-json", default=None, help="Write that table as JSON.")
 @click.option("--heatmap", default=None, help="Draw that table as a heatmap PNG (needs matplotlib).")
-@executor_options
-def run(spec, fmt, cache, samples, seeds, proxies, table, table_json, heatmap, executor, workers, threads, address):
-    """Run a declarative experiment spec (TOML): every [[correlate]] table in it, in order."""
-    from .specs import load_report, load_spec
+def run(spec, fmt, samples, seeds, proxies, table, table_json, heatmap, **options):
+    """Run a declarative experiment spec (TOML): every [[correlate]] table in it, in order.
+
+    A protocol option given here replaces that setting in every run of the spec.
+    """
+    from .studies.specs import load_report, load_spec
 
     runs, report = load_spec(spec), load_report(spec)
     summaries = []
     for settings, outputs in runs:
-        _override(settings, cache=cache, samples=samples, seeds=seeds, proxies=proxies)
-        result = _correlate_with_progress(settings, _executor(executor, workers, threads, address))
+        _override(settings, protocol_settings(options), samples=samples, seeds=seeds, proxies=proxies)
+        result = _correlate_with_progress(settings, executor_spec(options))
         summary = _finish(result, outputs.get("plot"), outputs.get("save"))
         summaries.append(summary)
         if fmt == "table":
@@ -303,10 +324,12 @@ def run(spec, fmt, cache, samples, seeds, proxies, table, table_json, heatmap, e
         click.echo(json.dumps({"spec": spec, "runs": summaries}))
 
 
-def _override(settings, *, cache, samples, seeds, proxies) -> None:
-    """Command-line values replace the spec's, for every run in it."""
-    if cache is not None:
-        settings.cache = cache
+def _override(settings, protocol: dict, *, samples, seeds, proxies) -> None:
+    """Command-line values replace the spec's, for every run in it; build options merge key by key."""
+    for name, value in protocol.items():
+        if name == "build_options":
+            value = {**settings.build_options, **value}
+        setattr(settings, name, value)
     if samples is not None:
         settings.samples = samples
     if seeds is not None:
@@ -316,7 +339,7 @@ def _override(settings, *, cache, samples, seeds, proxies) -> None:
 
 
 def _write_comparison(summaries: list[dict], outputs: dict, title: str, fmt: str) -> None:
-    from . import table as tables
+    from .studies import table as tables
 
     comparison = tables.comparison(summaries)
     if outputs["table"]:
@@ -341,9 +364,12 @@ def _print_comparison(comparison: dict) -> None:
 
 
 @cli.command()
+@click.option("--check", is_flag=True, help="Check every plugin object against its protocol in swapfw.contracts.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def plugins(fmt):
+def plugins(check, fmt):
     """List every plugin by kind, with the distribution that provides it."""
+    from .contracts import check as conforms
+    from .contracts import protocol_for
     from .plugins import KINDS, get_registry
 
     registry = get_registry()
@@ -351,6 +377,12 @@ def plugins(fmt):
                        "description": getattr(e.obj, "description", "")}
                       for e in (registry.entry(kind, n) for n in registry.names(kind))] for kind in KINDS}
     broken = [{"plugin": b.plugin, "distribution": b.distribution, "error": b.error} for b in registry.broken]
+    if check:
+        for kind, items in listing.items():
+            for item in items:
+                obj = registry.get(kind, item["name"])
+                item["protocol"] = protocol_for(kind, obj).__name__
+                item["problems"] = conforms(protocol_for(kind, obj), obj)
     if fmt == "json":
         click.echo(json.dumps({**listing, "broken": broken}))
         return
@@ -358,9 +390,18 @@ def plugins(fmt):
     for kind, items in listing.items():
         click.echo(f"{kind}:")
         for item in items or [{"name": "(none installed)", "distribution": "", "description": ""}]:
-            click.echo(f"  {item['name']:<{width}} {item['distribution']:<14} {item['description']}")
+            if check and "protocol" in item:
+                verdict = "ok" if not item["problems"] else "; ".join(item["problems"])
+                click.echo(f"  {item['name']:<{width}} {item['protocol']:<17} {verdict}")
+            else:
+                click.echo(f"  {item['name']:<{width}} {item['distribution']:<14} {item['description']}")
     for item in broken:
         click.echo(f"broken plugin {item['plugin']} ({item['distribution']}): {item['error']}", err=True)
+    if check:
+        ok = sum(1 for items in listing.values() for item in items if not item["problems"])
+        click.echo(f"{ok} plugin objects conform to swapfw.contracts; {len(broken)} broken")
+        if broken:
+            sys.exit(1)
 
 
 def main(argv=None):

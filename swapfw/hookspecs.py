@@ -1,8 +1,9 @@
 """The hooks a swapfw plugin may implement: one per plugin kind.
 
 Each hook receives a ``register`` callable; the plugin calls it once per object it
-provides. An object needs a ``name`` attribute; what else each kind offers is in the
-README's Plugins section (proxies: ``swapfw.proxies`` and ``swapfw.fresh``).
+provides. What an object of each kind must provide is one protocol each in
+``swapfw.contracts`` (checked at registration); ``docs/writing-plugins.md`` walks through
+an example of every kind.
 """
 
 import pluggy
@@ -13,31 +14,31 @@ hookimpl = pluggy.HookimplMarker("swapfw")
 
 @hookspec
 def register_spaces(register):
-    """Register search spaces (parse, format, sample, mutate, crossover, build)."""
+    """Register search spaces: ``swapfw.contracts.Space``."""
 
 
 @hookspec
 def register_proxies(register):
-    """Register proxies: training-free metrics that map a network and a batch to a float.
+    """Register proxies: training-free metrics, a network and a batch in, a float out.
 
-    A proxy declares ``needs`` (``gradients``, ``targets``, ``patterns``) and, for its fresh copy
-    of the network, ``init``, ``bn`` and ``precision``; a derived one names ``derived_from``.
+    ``swapfw.contracts.Proxy``; derived, population-level and parametrised ones meet
+    ``DerivedProxy``, ``PopulationProxy`` and ``ParametrisedProxy``.
     """
 
 
 @hookspec
 def register_searchers(register):
-    """Register searchers: strategies that explore a space with a scoring function."""
+    """Register searchers: strategies that explore a space with a scoring function (``contracts.Searcher``)."""
 
 
 @hookspec
 def register_binarisers(register):
-    """Register binarisers: turn an activation site's values into sample-wise bits."""
+    """Register binarisers: an activation site's values -> sample-wise bits (``contracts.Binariser``)."""
 
 
 @hookspec
 def register_executors(register):
-    """Register executors: where scoring tasks run (this process, worker processes, a cluster).
+    """Register executors: where scoring tasks run, this process, worker processes or a cluster.
 
-    An executor has ``open(spec) -> pool``; see ``swapfw.executors`` for what a pool does.
+    ``swapfw.contracts.Executor``; its ``open(spec)`` returns a ``contracts.Pool``.
     """

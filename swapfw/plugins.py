@@ -3,7 +3,9 @@
 Bundled plugins (package ``swapfw_plugins``) are listed in swapfw's own
 ``[project.entry-points.swapfw]`` table, so they load exactly as a third-party
 package's do. A plugin that fails to import or to register is recorded as broken,
-named, and skipped: it never takes the process down.
+named, and skipped: it never takes the process down. Every registered object is checked
+against its kind's protocol in ``swapfw.contracts``; one that does not conform is broken too,
+with the member named, and its plugin's other objects still register.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import contracts, hookspecs
 from .errors import PluginFailure, SwapfwError
 
 GROUP = "swapfw"
@@ -119,6 +121,12 @@ def _collect(registry: Registry, origins: dict[str, str]) -> None:
                 taken = registry.entries[_kind].get(name)
                 if taken is not None:
                     raise SwapfwError(f"{SINGULAR[_kind]} {name!r} is already registered by {taken.plugin!r}")
+                problems = contracts.check(contracts.protocol_for(_kind, obj), obj)
+                if problems:  # the plugin's other objects still register
+                    registry.broken.append(Broken(_plugin, _dist, f"{SINGULAR[_kind]} {name!r} "
+                                                                  f"({contracts.protocol_for(_kind, obj).__name__}): "
+                                                                  + "; ".join(problems)))
+                    return
                 registry.entries[_kind][name] = Entry(_kind, name, obj, _plugin, _dist)
 
             try:

@@ -1,3 +1,4 @@
+import csv
 import os
 import sys
 from pathlib import Path
@@ -42,3 +43,24 @@ def temporary_plugin():
     yield register
     for name in names:
         plugins.unregister_plugin(name)
+
+
+@pytest.fixture(scope="session")
+def write_truth():
+    """``write_truth(path, count, seed, **columns)``: a ground-truth CSV of ``count`` NB201 architectures
+    sampled with ``seed``, one column per keyword, each a function (index, arch) -> value.
+
+    Returns the path and the canonical architectures, in row order.
+    """
+    from swapfw.plugins import get
+
+    def write(path, count: int, seed: int, **columns):
+        space = get("spaces", "nb201")
+        archs = [space.canonical(a) for a in space.sample(count, seed)]
+        with open(path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["arch", *columns])
+            writer.writerows([arch, *(value(i, arch) for value in columns.values())] for i, arch in enumerate(archs))
+        return path, archs
+
+    return write

@@ -9,9 +9,9 @@ import torch.nn as nn
 import nets
 from swapfw.errors import SwapfwError
 from swapfw.hookspecs import hookimpl
-from swapfw.network import prepare
-from swapfw.regularise import auto_mu_sigma, size_factor
-from swapfw.scoring import count_patterns, score
+from swapfw.scoring.network import prepare
+from swapfw.scoring.regularise import auto_mu_sigma, size_factor
+from swapfw.scoring.score import score
 
 class BinariserPlugin:
     """A plugin object registering one binariser."""
@@ -29,7 +29,7 @@ INPUTS = torch.randn(32, 3, 8, 8, generator=torch.Generator().manual_seed(0))
 
 def swap_of(model, binariser=None, seed=0):
     network = prepare(model, input_shape=(3, 8, 8), seed=seed, binariser=binariser)
-    return network, count_patterns(network, INPUTS).swap
+    return network, network.count(INPUTS).swap
 
 
 def test_piecewise_linear_sites_default_to_relu_and_smooth_to_sign():
@@ -69,6 +69,9 @@ def test_override_that_handles_nothing_is_an_error(temporary_plugin):
     class OnlyTanh:
         name, tap, handles, default_for = "only_tanh", "output", frozenset({"tanh"}), frozenset()
 
+        def binarise(self, value):
+            return value > 0
+
     temporary_plugin(BinariserPlugin(OnlyTanh()), "only-tanh")
     with pytest.raises(SwapfwError, match="handles none of this model's activations"):
         prepare(nets.ModuleActNet(nn.ReLU), input_shape=(3, 8, 8), binariser="only_tanh").binding
@@ -96,7 +99,7 @@ def test_auto_mu_sigma_uses_sizes_only():
 
 
 def test_random_init_is_seeded_and_scale_safe_without_normalisation():
-    from swapfw.weights import initialise
+    from swapfw.scoring.weights import initialise
 
     def plain():
         return nn.Sequential(*[m for _ in range(30) for m in (nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())])

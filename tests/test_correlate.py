@@ -1,15 +1,14 @@
 """`swapfw correlate`, the ground-truth loader, the score cache and specs, on a small NB201 setup."""
 
-import csv
 import json
 import sqlite3
 
 import pytest
 from click.testing import CliRunner
 
-from swapfw.cache import ScoreCache
+from swapfw.studies.cache import ScoreCache
 from swapfw.cli import cli, main
-from swapfw.correlate import CorrelateSettings, correlate
+from swapfw.studies.correlate import CorrelateSettings, correlate
 from swapfw.errors import SwapfwError
 from swapfw.plugins import get
 
@@ -17,15 +16,13 @@ SMALL = {"channels": 4, "cells": 1}  # a reduced scoring network keeps these tes
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory):
+def table(tmp_path_factory, write_truth):
     """A truth table over 40 NB201 archs; the metric is the cell's convolution weight per channel pair."""
     space = get("spaces", "nb201")
-    path = tmp_path_factory.mktemp("truth") / "truth.csv"
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["arch", "convs", "text"])
-        for arch in space.sample(40, 123):
-            writer.writerow([arch, sum({"nor_conv_3x3": 9, "nor_conv_1x1": 1}.get(op, 0) for op in space.parse(arch)), "x"])
+    path, _ = write_truth(tmp_path_factory.mktemp("truth") / "truth.csv", 40, 123,
+                          convs=lambda i, arch: sum({"nor_conv_3x3": 9, "nor_conv_1x1": 1}.get(op, 0)
+                                                    for op in space.parse(arch)),
+                          text=lambda i, arch: "x")
     return path
 
 
@@ -166,7 +163,7 @@ space_options = {{ channels = 4, cells = 1, classes = 100 }}
 
 
 def test_spec_errors(tmp_path):
-    from swapfw.specs import load_spec
+    from swapfw.studies.specs import load_spec
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[[correlate]]\nspace = 'nb201'\ncolour = 'red'\n")
@@ -179,7 +176,7 @@ def test_spec_errors(tmp_path):
 
 def test_plot_writes_a_png(table, tmp_path):
     pytest.importorskip("matplotlib")
-    from swapfw.plot import scatter
+    from swapfw.studies.plot import scatter
 
     report = correlate(settings(table, tmp_path, seeds=[0], samples=6))
     scatter(report, str(tmp_path / "fig.png"))
@@ -194,8 +191,8 @@ def test_a_space_network_takes_another_resolution(table, tmp_path):
 
 
 def test_score_with_auto_mu_sigma_samples_the_space(monkeypatch):
-    import swapfw.regularise as regularise
-    from swapfw.scoring import score
+    import swapfw.scoring.regularise as regularise
+    from swapfw.scoring.score import score
 
     monkeypatch.setattr(regularise, "AUTO_SAMPLES", 15)
     space = get("spaces", "nb201")
@@ -218,7 +215,7 @@ def test_cli_table_lists_proxies_best_first(table, tmp_path):
 
 
 def test_rows_naming_the_same_network_are_averaged_and_reported(tmp_path):
-    from swapfw.truth import load_truth
+    from swapfw.studies.truth import load_truth
 
     space = get("spaces", "nb201")
     a, b = space.sample(2, 3)
@@ -229,7 +226,7 @@ def test_rows_naming_the_same_network_are_averaged_and_reported(tmp_path):
 
 
 def test_a_space_can_give_its_input_shape_per_build(tmp_path):
-    from swapfw.importers import space_input_shape
+    from swapfw.graph.importers import space_input_shape
 
     darts = get("spaces", "darts")
     assert space_input_shape(darts, {"dataset": "imagenet"}) == (3, 224, 224)
@@ -238,7 +235,7 @@ def test_a_space_can_give_its_input_shape_per_build(tmp_path):
 
 
 def test_auto_sizes_from_meta_builds_equal_real_parameter_counts():
-    from swapfw.regularise import space_sizes
+    from swapfw.scoring.regularise import space_sizes
 
     space = get("spaces", "nb201")
     real = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in space.sample(5, 9)]

@@ -12,7 +12,7 @@ import swapfw
 from swapfw import plugins
 from swapfw.cli import main
 from swapfw.errors import SwapfwError
-from swapfw.network import prepare
+from swapfw.scoring.network import prepare
 from swapfw_plugins.spaces import darts
 from swapfw_plugins.spaces.darts import CONCAT, NODES, OPS, SAMPLE_OPS, DartsSpace, Genotype
 

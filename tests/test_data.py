@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from swapfw.data import load_batch
+from swapfw.scoring.data import load_batch
 from swapfw.errors import SwapfwError
 
 

@@ -5,10 +5,9 @@ import torch
 import torch.nn as nn
 
 import nets
-from swapfw.engine import DistinctCodes, SamplePartition, binarise, naive_counts, pack_samples
-from swapfw.network import prepare
-from swapfw.probe import Probe
-from swapfw.scoring import count_patterns
+from swapfw.patterns.engine import DistinctCodes, SamplePartition, binarise, naive_counts, pack_samples
+from swapfw.scoring.network import prepare
+from swapfw.patterns.probe import Probe
 
 SAMPLE_SIZES = [1, 2, 7, 8, 9, 16, 24, 25, 31, 33, 63, 64, 65, 100, 128, 129, 256]
 
@@ -77,7 +76,7 @@ NETWORKS = {
 def test_engine_equals_naive_reference(name, samples, device):
     network = prepare(NETWORKS[name](), input_shape=(3, 8, 8), seed=samples, device=device)
     inputs = torch.randn(samples, 3, 8, 8, generator=torch.Generator().manual_seed(1)).to(device)
-    counts = count_patterns(network, inputs)
+    counts = network.count(inputs)
     swap, standard = reference(network, inputs)
     assert counts.swap == swap
     assert counts.standard_patterns == standard
@@ -90,16 +89,16 @@ def test_engine_on_torchvision_resnet_equals_reference(device):
     torchvision = pytest.importorskip("torchvision")
     network = prepare(torchvision.models.resnet18(num_classes=10), input_shape=(3, 32, 32), seed=0, device=device)
     inputs = torch.randn(33, 3, 32, 32, generator=torch.Generator().manual_seed(0)).to(device)
-    counts = count_patterns(network, inputs)
+    counts = network.count(inputs)
     assert (counts.swap, counts.standard_patterns) == reference(network, inputs)
     assert 0 < counts.swap <= counts.values
 
 
 def test_same_seed_same_score_and_other_seed_differs(device):
     inputs = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(0)).to(device)
-    a = count_patterns(prepare(nets.ModuleActNet(), seed=3, device=device), inputs)
-    b = count_patterns(prepare(nets.ModuleActNet(), seed=3, device=device), inputs)
-    c = count_patterns(prepare(nets.ModuleActNet(), seed=4, device=device), inputs)
+    a = prepare(nets.ModuleActNet(), seed=3, device=device).count(inputs)
+    b = prepare(nets.ModuleActNet(), seed=3, device=device).count(inputs)
+    c = prepare(nets.ModuleActNet(), seed=4, device=device).count(inputs)
     assert a.swap == b.swap and a.standard_patterns == b.standard_patterns
     assert a.swap != c.swap
 
@@ -112,14 +111,14 @@ def test_swap_counts_distinct_not_values():
         w = net.b1[0].weight
         w.copy_(w[:1].expand_as(w))
     inputs = torch.randn(16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    counts = count_patterns(network, inputs)
+    counts = network.count(inputs)
     assert counts.swap == reference(network, inputs)[0]
     assert counts.swap < counts.values
 
 
 def test_merging_in_rounds_gives_the_same_count(monkeypatch):
     """Codes wait and are sorted in rounds on big models; the count must not depend on the rounds."""
-    import swapfw.engine as engine
+    import swapfw.patterns.engine as engine
 
     bits = random_bits(64, 5000, seed=5)
     expected = naive_counts([bits], 64)[0]

@@ -1,6 +1,5 @@
 """Executors: the same scores wherever tasks run, failures retried once then reported, workers that die."""
 
-import csv
 import importlib.util
 import json
 import re
@@ -12,11 +11,10 @@ import pytest
 
 import executor_helpers
 from swapfw.cli import main
-from swapfw.correlate import CorrelateSettings, correlate
+from swapfw.studies.correlate import CorrelateSettings, correlate
 from swapfw.errors import SwapfwError
-from swapfw.executors import ExecutorSpec
-from swapfw.plugins import get
-from swapfw.search import SearchSettings, search
+from swapfw.running.executors import ExecutorSpec
+from swapfw.studies.search import SearchSettings, search
 
 ARCHS = 48
 PROXIES = ["swap", "regswap", "params", "synflow", "jacov", "nwot", "meco"]
@@ -26,25 +24,15 @@ PARALLEL = [pytest.param(ExecutorSpec("processes", workers=2, threads=1), id="pr
             pytest.param(ExecutorSpec("ray", workers=2, threads=1), id="ray", marks=NEEDS_RAY)]
 
 
-def _truth(folder, count: int):
-    """A truth table of NB201 architectures; the metric only has to be the same for every run."""
-    archs = [get("spaces", "nb201").canonical(a) for a in get("spaces", "nb201").sample(count, 7)]
-    path = folder / "truth.csv"
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["arch", "acc"])
-        writer.writerows((arch, (i * 37) % count) for i, arch in enumerate(archs))
-    return path, archs
-
-
 @pytest.fixture(scope="module")
-def truth(tmp_path_factory):
-    return _truth(tmp_path_factory.mktemp("truth"), ARCHS)
+def truth(tmp_path_factory, write_truth):
+    """A truth table of NB201 architectures; the metric only has to be the same for every run."""
+    return write_truth(tmp_path_factory.mktemp("truth") / "truth.csv", ARCHS, 7, acc=lambda i, _: (i * 37) % ARCHS)
 
 
 @pytest.fixture
-def small_truth(tmp_path):
-    return _truth(tmp_path, 8)
+def small_truth(tmp_path, write_truth):
+    return write_truth(tmp_path / "truth.csv", 8, 7, acc=lambda i, _: (i * 37) % 8)
 
 
 def run(truth, executor, proxies=PROXIES, **kw):

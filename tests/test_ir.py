@@ -7,8 +7,8 @@ import torch.nn as nn
 
 import nets
 from swapfw.errors import SwapfwError
-from swapfw.ir import build_ir
-from swapfw.network import prepare
+from swapfw.graph.ir import build_ir
+from swapfw.scoring.network import prepare
 
 EXAMPLE = torch.randn(2, 3, 8, 8)
 

@@ -365,9 +365,9 @@ def test_build_refuses_bad_options():
 
 
 def test_prepare_and_score_through_the_space(registered):
-    network = swapfw.network.prepare(f"nb101:{INCEPTION_QUERY}")  # the full benchmark network
+    network = swapfw.scoring.network.prepare(f"nb101:{INCEPTION_QUERY}")  # the full benchmark network
     assert network.ir.params == 2_694_282
-    small = swapfw.network.prepare(f"nb101:{SMALL}", build_options={"channels": 16, "cells": 1})
+    small = swapfw.scoring.network.prepare(f"nb101:{SMALL}", build_options={"channels": 16, "cells": 1})
     assert len(small.binding.points) > 0
     assert small.ir.params == params(space.build(SMALL, channels=16, cells=1))
     result = swapfw.score(f"nb101:{SMALL}", batch=8, build_options={"channels": 16, "cells": 1})

@@ -153,7 +153,7 @@ def test_build_refuses_bad_options():
 
 
 def test_score_through_the_space():
-    import swapfw.scoring  # noqa: F401  (importing the module must not shadow the function)
+    import swapfw.scoring.score  # noqa: F401  (importing the module must not shadow the function)
 
     result = swapfw.score(f"nb201:{SMALL}", batch=8)
     assert result.activation_sites > 0 and result.swap > 0

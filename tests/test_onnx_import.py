@@ -1,4 +1,4 @@
-"""swapfw.importers.onnx.load_onnx on real exporter output, hand-built graphs and bad input."""
+"""swapfw.graph.importers.onnx.load_onnx on real exporter output, hand-built graphs and bad input."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ torchvision = pytest.importorskip("torchvision")
 from onnx import TensorProto, helper  # noqa: E402
 
 from swapfw.errors import SwapfwError  # noqa: E402
-from swapfw.importers.onnx import load_onnx  # noqa: E402
+from swapfw.graph.importers.onnx import load_onnx  # noqa: E402
 
 # torch.onnx export warnings (TracerWarning, deprecations, ...) are noise here.
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -184,7 +184,7 @@ def test_normalisation_keeps_activation_nodes(setting, tmp_path):
     """No fusion: every activation / BatchNormalization node of the file survives normalisation."""
     from collections import Counter
 
-    from swapfw.importers.onnx import _normalise
+    from swapfw.graph.importers.onnx import _normalise
 
     path = tmp_path / f"acts_{setting}.onnx"
     model = _Activations().eval()

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 import nets
 from swapfw.cli import cli
-from swapfw.network import prepare
+from swapfw.scoring.network import prepare
 
 onnx = pytest.importorskip("onnx")
 

@@ -46,6 +46,7 @@ class _RaisesWhileRegistering:
 
 class _RegistersOne:
     name = "one"
+    needs = frozenset()
 
     def score(self, network, batch, *, seed):
         return 1.0
@@ -116,3 +117,106 @@ def test_a_proxy_that_raises_is_reported_by_name_without_traceback(installed_exa
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
         "error: plugin 'always_fails (swapfw-example 0.1.0)' failed: ValueError: deliberate failure inside the plugin"]
+
+
+class _HalfSpace:
+    """A space that lacks ``crossover`` and whose ``sample`` takes no seed."""
+
+    name = "half"
+    description = "half a search space"
+    input_shape = (3, 8, 8)
+
+    def canonical(self, arch):
+        return arch
+
+    def build(self, arch, **options):
+        raise NotImplementedError
+
+    def sample(self, count):
+        return []
+
+    def mutate(self, arch, rng, kind="op"):
+        return arch
+
+
+class _TextNeeds:
+    name = "text_needs"
+    needs = "patterns"  # a string, not a collection of strings
+
+    def score(self, network, batch, *, seed):
+        return 0.0
+
+
+class _MixedPlugin:
+    @hookimpl
+    def register_spaces(self, register):
+        register(_HalfSpace())
+
+    @hookimpl
+    def register_proxies(self, register):
+        register(_TextNeeds())
+        register(_RegistersOne())
+
+
+def test_registration_checks_each_object_against_its_contract(temporary_plugin):
+    temporary_plugin(_MixedPlugin(), "mixed")
+    registry = plugins.get_registry()
+    errors = [b.error for b in registry.broken if b.plugin == "mixed"]
+    assert any("search space 'half' (Space)" in e and "lacks method crossover(a, b, rng)" in e
+               and "sample cannot be called as sample(count, seed)" in e for e in errors), errors
+    assert any("proxy 'text_needs' (Proxy): attribute needs should be a collection of strings" in e for e in errors)
+    assert "half" not in registry.names("spaces") and "text_needs" not in registry.names("proxies")
+    assert "one" in registry.names("proxies")  # the plugin's conforming object still registers
+
+
+def test_contract_members_all_have_a_docstring():
+    from swapfw import contracts
+
+    for protocol in (contracts.Space, contracts.Proxy, contracts.DerivedProxy, contracts.PopulationProxy,
+                     contracts.ParametrisedProxy, contracts.Searcher, contracts.Binariser, contracts.Executor,
+                     contracts.Pool):
+        for name, _, _, doc in contracts.members(protocol):
+            assert doc, f"{protocol.__name__}.{name} has no docstring"
+
+
+def test_every_bundled_plugin_conforms(capsys):
+    from swapfw.cli import main
+
+    main(["plugins", "--check"])  # exits (status 1) only when a plugin is broken
+    out = capsys.readouterr().out
+    assert "swap" in out and "0 broken" in out and "Space" in out and "Searcher" in out
+
+
+def test_check_names_the_missing_member_of_a_third_party_plugin(installed_example):
+    out = swapfw_cli(installed_example, "plugins", "--check")
+    assert out.returncode == 1
+    assert ("broken plugin example (swapfw-example 0.1.0): searcher 'no_run' (Searcher): lacks method "
+            "run(space, evaluate, settings, rng, on_cycle)") in out.stderr
+    assert re.search(r"tiny-mlp\s+Space\s+ok", out.stdout) and re.search(r"hill-climb\s+Searcher\s+ok", out.stdout)
+    assert re.search(r"threads\s+Executor\s+ok", out.stdout)
+
+
+def test_a_third_party_space_searcher_and_executor_work_from_the_cli(installed_example, tmp_path):
+    scored = swapfw_cli(installed_example, "score", "tiny-mlp:16-32", "--format", "json")
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["params"] == 192 * 16 + 16 + 16 * 32 + 32 + 32 * 10 + 10
+    found = swapfw_cli(installed_example, "search", "--space", "tiny-mlp", "--searcher", "hill-climb", "--proxy", "swap",
+                       "--population", "1", "--sample-size", "1", "--cycles", "3", "--mutations", "3",
+                       "--executor", "threads", "--workers", "2", "--no-cache", "--format", "json")
+    assert found.returncode == 0, found.stderr
+    report = json.loads(found.stdout)
+    assert report["executor"] == {"name": "threads", "workers": 2}
+    assert 2 <= report["evaluations"] <= 10 and len(report["history"]) == 3
+    assert report["history"] == sorted(report["history"])  # hill climbing never goes down
+    truth = tmp_path / "truth.csv"
+    archs = ["4-4", "4-32", "8-8", "16-4", "16-16", "32-8", "32-32"]
+    def size(arch):
+        first, second = map(int, arch.split("-"))
+        return 192 * first + first + first * second + second + second * 10 + 10
+
+    truth.write_text("arch,size\n" + "".join(f"{a},{size(a)}\n" for a in archs))
+    correlated = swapfw_cli(installed_example, "correlate", "--space", "tiny-mlp", "--truth", str(truth),
+                            "--metric", "size", "--proxies", "params,swap", "--samples", "7", "--executor", "threads",
+                            "--no-cache", "--format", "json")
+    assert correlated.returncode == 0, correlated.stderr
+    assert json.loads(correlated.stdout)["proxies"]["params"]["spearman_mean"] == pytest.approx(1.0)

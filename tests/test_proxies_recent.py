@@ -9,11 +9,11 @@ import torch.nn as nn
 
 import nets
 from swapfw import plugins
-from swapfw.data import Batch, load_batch
+from swapfw.scoring.data import Batch, load_batch
 from swapfw.errors import SwapfwError
-from swapfw.fresh import fresh_for
-from swapfw.network import prepare
-from swapfw.scoring import run_proxy
+from swapfw.scoring.fresh import fresh_for
+from swapfw.scoring.network import prepare
+from swapfw.scoring.proxies import run_proxy
 from swapfw_plugins.proxies import az_nas, meco, rank_agg, vkdnw
 from swapfw_plugins.proxies.ranking import parse_parts, rank_aggregate
 

@@ -9,10 +9,10 @@ import torch.nn as nn
 
 import nets
 from swapfw import plugins
-from swapfw.data import Batch, load_batch
+from swapfw.scoring.data import Batch, load_batch
 from swapfw.errors import SwapfwError
-from swapfw.network import prepare
-from swapfw.scoring import run_proxy
+from swapfw.scoring.network import prepare
+from swapfw.scoring.proxies import run_proxy
 from swapfw_plugins.proxies import tenas, zen, zico
 
 NB201 = "nb201:|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|"

@@ -9,10 +9,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import nets
-from swapfw.data import Batch, load_batch
+from swapfw.scoring.data import Batch, load_batch
 from swapfw.errors import SwapfwError
-from swapfw.network import prepare
-from swapfw.scoring import run_proxy
+from swapfw.scoring.network import prepare
+from swapfw.scoring.proxies import run_proxy
 from swapfw_plugins.proxies import zerocost
 
 ALL = [p.name for p in zerocost.PROXIES]

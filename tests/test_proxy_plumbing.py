@@ -8,14 +8,14 @@ from click.testing import CliRunner
 
 from swapfw import hookimpl
 from swapfw.cli import cli
-from swapfw.correlate import CorrelateSettings, correlate
-from swapfw.data import Batch
+from swapfw.studies.correlate import CorrelateSettings, correlate
+from swapfw.scoring.data import Batch
 from swapfw.errors import SwapfwError
-from swapfw.fresh import fresh_model
-from swapfw.network import prepare
-from swapfw.proxies import expand, proxy_entry, proxy_plan
-from swapfw.scoring import run_proxy
-from swapfw.table import comparison, write_csv
+from swapfw.scoring.fresh import fresh_model
+from swapfw.scoring.network import prepare
+from swapfw.scoring.proxies import expand, proxy_entry, proxy_plan
+from swapfw.scoring.proxies import run_proxy
+from swapfw.studies.table import comparison, write_csv
 
 SMALL = {"channels": 4, "cells": 1}
 
@@ -65,17 +65,8 @@ def toy_proxies(temporary_plugin):
 
 
 @pytest.fixture(scope="module")
-def truth(tmp_path_factory):
-    from swapfw.plugins import get
-
-    space = get("spaces", "nb201")
-    path = tmp_path_factory.mktemp("truth") / "truth.csv"
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["arch", "a", "b"])
-        for i, arch in enumerate(space.sample(20, 5)):
-            writer.writerow([arch, i, -i])
-    return path
+def truth(tmp_path_factory, write_truth):
+    return write_truth(tmp_path_factory.mktemp("truth") / "truth.csv", 20, 5, a=lambda i, _: i, b=lambda i, _: -i)[0]
 
 
 def test_parametrised_names_configure_their_plugin(toy_proxies):
@@ -119,7 +110,7 @@ def test_population_proxies_have_no_single_network_value(toy_proxies):
 
 
 def test_search_refuses_a_population_proxy(toy_proxies):
-    from swapfw.search import SearchSettings, search
+    from swapfw.studies.search import SearchSettings, search
 
     with pytest.raises(SwapfwError, match="ranks architectures against each other"):
         search(SearchSettings(space="nb201", proxy="ranksum:params", cache=""))
@@ -217,7 +208,7 @@ def test_table_columns_tell_runs_apart_by_space_then_by_truth_file():
 
 
 def test_swap_near_its_ceiling_is_reported():
-    from swapfw.scoring import saturation_note
+    from swapfw.patterns.count import saturation_note
 
     assert saturation_note([100.0], 8) == ""
     assert "2^8" in saturation_note([250.0], 8) and "--batch" in saturation_note([250.0], 8)
@@ -225,7 +216,7 @@ def test_swap_near_its_ceiling_is_reported():
 
 
 def test_score_says_when_swap_saturates():
-    from swapfw.scoring import score
+    from swapfw.scoring.score import score
 
     wide = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
                                torch.nn.Linear(64 * 64, 2))

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from swapfw.cli import cli, main
 from swapfw.errors import SwapfwError
 from swapfw.plugins import get
-from swapfw.search import SearchSettings, search
+from swapfw.studies.search import SearchSettings, search
 
 SMALL = {"channels": 4, "cells": 1}
 
@@ -38,9 +38,9 @@ def test_every_searcher_reports_and_is_deterministic(searcher, tmp_path):
 def test_swap_nas_keeps_the_best_it_has_seen(tmp_path):
     report = search(settings(tmp_path, cycles=6, cache=""))
     space = get("spaces", "nb201")
-    from swapfw.evaluate import NoCache, Scorer
-    from swapfw.executors import ExecutorSpec, open_pool
-    from swapfw.proxies import combine
+    from swapfw.studies.evaluate import NoCache, Scorer
+    from swapfw.running.executors import ExecutorSpec, open_pool
+    from swapfw.scoring.proxies import combine
 
     with open_pool(ExecutorSpec()) as pool:
         scorer = Scorer(settings(tmp_path, cache=""), ["regswap"], 0, NoCache(), pool)
@@ -147,8 +147,8 @@ def test_export_to_an_unwritable_path_is_one_line(tmp_path, capsys):
 def test_exported_onnx_computes_the_same_function(tmp_path):
     import torch
 
-    from swapfw.export import export
-    from swapfw.importers.onnx import load_onnx
+    from swapfw.graph.export import export
+    from swapfw.graph.importers.onnx import load_onnx
 
     space = get("spaces", "nb201")
     network = space.build(space.sample(1, 5)[0], **SMALL).eval()

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from swapfw.cli import cli
-from swapfw.search import SearchSettings, search
+from swapfw.studies.search import SearchSettings, search
 
 SPACES = {  # reduced builds keep the test fast; the exact networks are checked in each space's tests
     "nb201": {"channels": 4, "cells": 1},

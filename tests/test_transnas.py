@@ -320,7 +320,7 @@ def test_jigsaw_runs_the_encoder_on_each_grid_cell():
 
 
 def test_prepare_finds_activation_sites():
-    from swapfw.network import prepare
+    from swapfw.scoring.network import prepare
 
     for source, options, size in (("transnas-micro:64-41414-1_02_333", {}, 64),
                                   ("transnas-macro:64-1234-basic", {"task": "jigsaw"}, 48),

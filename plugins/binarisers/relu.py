@@ -5,7 +5,7 @@ Hardsigmoid, all piecewise linear with their kink where the output leaves 0.
 """
 
 from swapfw import hookimpl
-from swapfw.ops import ACTIVATIONS, PIECEWISE_LINEAR
+from swapfw.graph.ops import ACTIVATIONS, PIECEWISE_LINEAR
 
 
 class PostActivationPositive:

@@ -6,7 +6,7 @@ applies it to any activation.
 """
 
 from swapfw import hookimpl
-from swapfw.ops import ACTIVATIONS
+from swapfw.graph.ops import ACTIVATIONS
 
 
 class PreActivationSign:

@@ -3,7 +3,7 @@
 import torch
 
 from swapfw import hookimpl
-from swapfw.tasks import run_task
+from swapfw.running.tasks import run_task
 
 
 class LocalPool:

@@ -14,9 +14,9 @@ import socket
 
 from swapfw import hookimpl
 from swapfw.errors import SwapfwError, error_line
-from swapfw.executors import cores
+from swapfw.running.executors import cores
 from swapfw.plugins import adopt_extras, portable_extras
-from swapfw.tasks import run_task
+from swapfw.running.tasks import run_task
 
 
 def _ray():

@@ -47,7 +47,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from swapfw import hookimpl
-from swapfw.fresh import finite_or_nan, fresh_for
+from swapfw.scoring.fresh import finite_or_nan, fresh_for
 
 from .ranking import rank_aggregate
 from .size import Flops

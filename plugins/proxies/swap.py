@@ -7,8 +7,8 @@ network's settings (Definitions 3.4-3.5).
 
 from swapfw import hookimpl
 from swapfw.errors import SwapfwError
-from swapfw.regularise import size_factor
-from swapfw.scoring import measure_patterns
+from swapfw.scoring.regularise import size_factor
+from swapfw.scoring.network import measure_patterns
 
 
 def _patterns(network, batch, seed):

@@ -34,8 +34,8 @@ import torch.nn as nn
 
 from swapfw import hookimpl
 from swapfw.errors import SwapfwError, is_out_of_memory
-from swapfw.fresh import finite_or_nan, fresh_for, fresh_probe, model_dtype
-from swapfw.probe import Probe, TapPoint
+from swapfw.scoring.fresh import finite_or_nan, fresh_for, fresh_probe, model_dtype
+from swapfw.patterns.probe import Probe, TapPoint
 
 ALPHA = 0.01  # mixup_gamma of the authors and NASLib
 _POOL_TYPES = ("avgpool", "mean")

@@ -1,6 +1,22 @@
-"""An example third-party plugin: a proxy, a binariser, and a proxy that always raises."""
+"""An example third-party plugin with one object of every kind, and two that fail on purpose.
 
-from swapfw import hookimpl
+- proxy ``conv_count`` and binariser ``centred``;
+- search space ``tiny-mlp``: MLPs with two hidden layers of 4, 8, 16 or 32 units (16 architectures);
+- searcher ``hill-climb``: move to the best of a few mutated neighbours while it improves;
+- executor ``threads``: tasks on a thread pool in this process;
+- ``always_fails`` (a proxy that raises) and ``no_run`` (a searcher without ``run``, so the
+  registry lists it as broken, naming the member).
+"""
+
+import itertools
+import random
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+import torch.nn as nn
+
+from swapfw import SwapfwError, hookimpl
+
+# --- a proxy and a binariser ------------------------------------------------------------------
 
 
 class ConvCount:
@@ -32,6 +48,114 @@ class Centred:
         return value > value.mean(dim=0, keepdim=True)
 
 
+# --- a search space ---------------------------------------------------------------------------
+
+WIDTHS = (4, 8, 16, 32)
+
+
+class TinyMlp:
+    """``W1-W2``: Flatten, Linear(192, W1), ReLU, Linear(W1, W2), ReLU, Linear(W2, 10) on 3x8x8 inputs."""
+
+    name = "tiny-mlp"
+    description = "two-hidden-layer MLPs, widths 4/8/16/32 (16 archs)"
+    input_shape = (3, 8, 8)
+
+    def parse(self, arch):
+        try:
+            widths = tuple(int(w) for w in arch.strip().split("-"))
+        except (AttributeError, ValueError):
+            widths = ()
+        if len(widths) != 2 or any(w not in WIDTHS for w in widths):
+            raise SwapfwError(f"bad tiny-mlp architecture {arch!r}: expected W1-W2 with W in {WIDTHS}")
+        return widths
+
+    def format(self, widths):
+        return "-".join(map(str, widths))
+
+    def canonical(self, arch):
+        return self.format(self.parse(arch))
+
+    def build(self, arch, *, classes=10):
+        first, second = self.parse(arch)
+        return nn.Sequential(nn.Flatten(), nn.Linear(192, first), nn.ReLU(), nn.Linear(first, second), nn.ReLU(),
+                             nn.Linear(second, classes))
+
+    def enumerate(self):
+        return [self.format(w) for w in itertools.product(WIDTHS, repeat=2)]
+
+    def sample(self, count, seed):
+        everything = self.enumerate()
+        if not 1 <= count <= len(everything):
+            raise SwapfwError(f"tiny-mlp can sample 1 to {len(everything)} architectures, not {count}")
+        return random.Random(seed).sample(everything, count)
+
+    def mutate(self, arch, rng, kind="op"):
+        widths = list(self.parse(arch))
+        layer = rng.randrange(2)
+        widths[layer] = rng.choice([w for w in WIDTHS if w != widths[layer]])
+        return self.format(widths)
+
+    def crossover(self, a, b, rng):
+        (a1, a2), (b1, b2) = self.parse(a), self.parse(b)
+        return self.format((a1, b2)), self.format((b1, a2))
+
+
+# --- a searcher -------------------------------------------------------------------------------
+
+
+class HillClimb:
+    """Start from one sampled architecture; each cycle score ``mutations`` neighbours at once and
+    move to the best of them if it beats the current one."""
+
+    name = "hill-climb"
+    description = "greedy local search over mutated neighbours"
+
+    def run(self, space, evaluate, settings, rng, on_cycle):
+        current = space.sample(1, settings.seed)[0]
+        best = (current, evaluate([current])[0])
+        for _ in range(settings.cycles):
+            neighbours = [space.mutate(best[0], rng, kind="op") for _ in range(settings.mutations)]
+            best = max([best, *zip(neighbours, evaluate(neighbours))], key=lambda m: m[1])
+            on_cycle(best[1])
+        return best
+
+
+class NoRun:
+    name = "no_run"
+    description = "a searcher that forgot its run method"
+
+
+# --- an executor ------------------------------------------------------------------------------
+
+
+class ThreadPool:
+    """Tasks on threads of this process (torch releases the GIL in its kernels)."""
+
+    def __init__(self, spec):
+        from swapfw.running.tasks import run_task
+
+        self.workers = spec.workers or 2
+        self._run_task = run_task
+        self._pool = ThreadPoolExecutor(self.workers)
+
+    def run(self, tasks):
+        futures = {self._pool.submit(self._run_task, task): index for index, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    def close(self):
+        self._pool.shutdown(cancel_futures=True)
+
+
+class Threads:
+    name = "threads"
+    description = "a thread pool in this process"
+    open = ThreadPool
+
+
+# --- registration -----------------------------------------------------------------------------
+
+
 @hookimpl
 def register_proxies(register):
     register(ConvCount())
@@ -41,3 +165,19 @@ def register_proxies(register):
 @hookimpl
 def register_binarisers(register):
     register(Centred())
+
+
+@hookimpl
+def register_spaces(register):
+    register(TinyMlp())
+
+
+@hookimpl
+def register_searchers(register):
+    register(NoRun())
+    register(HillClimb())
+
+
+@hookimpl
+def register_executors(register):
+    register(Threads())

@@ -1,0 +1,332 @@
+"""What a plugin of each kind must provide: the plugin author's reference.
+
+One ``typing.Protocol`` per plugin kind, each member with a one-line docstring. A plugin
+object registers through a hook of ``swapfw.hookspecs``; registration checks it against its
+protocol here (``check``), so a missing member or one of the wrong type makes the plugin
+*broken* in ``swapfw plugins``, with the member named, instead of failing in the middle of a
+run. Members marked ``Optional[...]`` (attributes) or ``@optional`` (methods) may be left out;
+the core uses them when present. ``swapfw plugins --check`` prints the check for every
+installed plugin. ``docs/writing-plugins.md`` has a worked example of every kind.
+
+What the core hands a plugin (``network``, ``batch``, ``settings``, ``spec``, ``task``) is
+described where it is made: ``swapfw.scoring.network.Network``, ``swapfw.scoring.data.Batch``,
+``swapfw.studies.search.SearchSettings``, ``swapfw.running.executors.ExecutorSpec`` and
+``swapfw.running.tasks``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+import types
+import typing
+from collections.abc import Collection, Iterator
+from typing import Any, Callable, Optional, Protocol
+
+__all__ = ["Space", "Proxy", "DerivedProxy", "PopulationProxy", "ParametrisedProxy", "Searcher", "Binariser",
+           "Executor", "Pool", "optional", "check", "protocol_for", "members"]
+
+
+def optional(method: Callable) -> Callable:
+    """Mark a protocol method as optional: a plugin may leave it out."""
+    method.__swapfw_optional__ = True
+    return method
+
+
+# --- search spaces ---------------------------------------------------------------------------
+
+
+class Space(Protocol):
+    """A search space: architectures as strings, and the network each one builds."""
+
+    name: str
+    """Short name: ``--space NAME`` and the ``NAME:ARCH`` model syntax."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+    input_shape: tuple
+    """Per-sample input shape of its networks, e.g. ``(3, 32, 32)``."""
+
+    def canonical(self, arch: str) -> str:
+        """The one string of every spelling (and isomorphic form) of ``arch``; raises SwapfwError if bad."""
+
+    def build(self, arch: str, **options) -> Any:
+        """A freshly initialised ``torch.nn.Module`` for ``arch``; ``options`` come from ``--space-option``."""
+
+    def sample(self, count: int, seed: int) -> list:
+        """``count`` distinct canonical architectures, the same for the same seed."""
+
+    def mutate(self, arch: str, rng: random.Random, kind: str = "op") -> str:
+        """A neighbour of ``arch`` that differs from it; ``kind`` is ``op`` or ``connectivity``."""
+
+    def crossover(self, a: str, b: str, rng: random.Random) -> tuple:
+        """Two children that mix parents ``a`` and ``b``."""
+
+    @optional
+    def parse(self, arch: str) -> Any:
+        """The string as the space's own structure (ops, genotype...); raises SwapfwError if bad."""
+
+    @optional
+    def format(self, parsed: Any) -> str:
+        """Inverse of ``parse``."""
+
+    @optional
+    def enumerate(self) -> list:
+        """Every architecture, where the space is small enough to list (NB201: 15,625)."""
+
+    @optional
+    def input_shape_for(self, **options) -> tuple:
+        """The input shape a build with ``options`` expects, where it depends on them (DARTS on ImageNet)."""
+
+    data_note: Optional[str]
+    """A caveat ``correlate`` prints with every report on this space (e.g. which images stand in)."""
+
+
+# --- proxies ---------------------------------------------------------------------------------
+
+
+class Proxy(Protocol):
+    """A training-free metric: a network and a batch in, one float out (higher ranks higher)."""
+
+    name: str
+    """Name on the command line (``--proxies NAME``)."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+    needs: Collection
+    """What it reads: any of ``patterns``, ``gradients``, ``targets`` (labelled data)."""
+
+    def score(self, network: Any, batch: Any, *, seed: int) -> float:
+        """The value for one network (``swapfw.scoring.network.Network``) on one ``Batch``; NaN if it overflows."""
+
+    init: Optional[str]
+    """Initialisation of its fresh copy (``swapfw.scoring.fresh``): default, kaiming or paper."""
+    bn: Optional[str]
+    """BatchNorm mode of its fresh copy: train, eval or none."""
+    precision: Optional[str]
+    """float32 or float64."""
+
+
+class DerivedProxy(Protocol):
+    """A proxy computed from other proxies' values of the same network (regswap = swap x f(params))."""
+
+    name: str
+    """Name on the command line."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+    derived_from: tuple
+    """The proxies whose values it combines; the core measures them first."""
+
+    def combine(self, values: dict, settings: dict) -> float:
+        """``values[part]`` -> this proxy's value; ``settings`` holds ``mu`` and ``sigma``."""
+
+
+class PopulationProxy(Protocol):
+    """A proxy that ranks architectures against each other (rank aggregation): no value for one network."""
+
+    name: str
+    """Name on the command line."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+    population: bool
+    """True: the core only uses it over many scored architectures (``correlate``)."""
+    derived_from: tuple
+    """The proxies whose values it combines."""
+
+    def combine_population(self, values: dict, settings: dict) -> list:
+        """``values[part][i]`` over the scored architectures -> one value per architecture."""
+
+
+class ParametrisedProxy(Protocol):
+    """A proxy that takes an argument, named ``NAME:ARG`` (``rank_agg:regswap+flops``)."""
+
+    name: str
+    """Name before the colon."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+
+    def configure(self, argument: str) -> Any:
+        """The proxy for ``NAME:argument``: an object meeting one of the other proxy protocols."""
+
+
+# --- searchers, binarisers, executors --------------------------------------------------------
+
+
+class Searcher(Protocol):
+    """A search strategy over any space, through the space's operators and a scoring function."""
+
+    name: str
+    """Name on the command line (``--searcher NAME``)."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+
+    def run(self, space: Space, evaluate: Callable, settings: Any, rng: random.Random,
+            on_cycle: Callable) -> tuple:
+        """Search and return ``(arch, score)``.
+
+        ``evaluate(archs) -> scores`` scores a list at once (send a cycle's offspring together so an
+        executor runs them in parallel); it de-duplicates, caches and may raise ``BudgetSpent``,
+        which the core catches. ``settings`` is ``swapfw.studies.search.SearchSettings``
+        (population, cycles, sample_size, mutations, crossover_prob, seed...). Draw randomness
+        only from ``rng`` so a checkpointed run replays exactly. Call ``on_cycle(best_score)``
+        once per cycle: it drives the progress bar and the checkpoint.
+        """
+
+
+class Binariser(Protocol):
+    """Turns an activation site's values into sample-wise bits (Definition 3.2 and variants)."""
+
+    name: str
+    """Name on the command line (``--binariser NAME``)."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+    tap: str
+    """``output`` (the post-activation value) or ``input`` (the pre-activation value)."""
+    handles: Collection
+    """Site kinds it can serve (``relu``, ``gelu``...; see ``swapfw.graph.ops.ACTIVATIONS``)."""
+
+    def binarise(self, value: Any) -> Any:
+        """An ``(S, ...)`` tensor -> a bool tensor of the same shape."""
+
+    default_for: Optional[Collection]
+    """Site kinds it serves when the user names no binariser."""
+
+
+class Pool(Protocol):
+    """What an executor's ``open`` returns: runs tasks, nothing else (retries and cache are the driver's)."""
+
+    workers: int
+    """Tasks that run at once."""
+
+    def run(self, tasks: list) -> Iterator:
+        """Yield ``(index, outcome)`` as tasks finish: what ``swapfw.running.tasks.run_task(task)``
+        returned where it ran, or a one-line error string if the task never came back."""
+
+    def close(self) -> None:
+        """Release workers; called however the run ends."""
+
+
+class Executor(Protocol):
+    """Where scoring tasks run: this process, worker processes, a cluster."""
+
+    name: str
+    """Name on the command line (``--executor NAME``)."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+
+    def open(self, spec: Any) -> Pool:
+        """A ``Pool`` for ``spec`` (``swapfw.running.executors.ExecutorSpec``: workers, threads, address, device)."""
+
+
+#: the protocol each kind's objects are checked against (proxies: see ``protocol_for``)
+KIND_PROTOCOLS: dict[str, type] = {"spaces": Space, "proxies": Proxy, "searchers": Searcher,
+                                   "binarisers": Binariser, "executors": Executor}
+
+
+# --- the check -------------------------------------------------------------------------------
+
+
+def protocol_for(kind: str, obj: Any) -> type:
+    """The protocol an object of ``kind`` must meet; a proxy's depends on what it declares."""
+    if kind != "proxies":
+        return KIND_PROTOCOLS[kind]
+    if hasattr(obj, "configure"):
+        return ParametrisedProxy
+    if getattr(obj, "population", False):
+        return PopulationProxy
+    if hasattr(obj, "derived_from"):
+        return DerivedProxy
+    return Proxy
+
+
+def members(protocol: type) -> list[tuple[str, Any, bool, str]]:
+    """``(name, annotation or function, optional, doc)`` of each member, in declaration order."""
+    out = []
+    hints = typing.get_type_hints(protocol)
+    docs = _attribute_docs(protocol)
+    for name, hint in hints.items():
+        is_optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+        out.append((name, hint, is_optional, docs.get(name, "")))
+    for name, value in vars(protocol).items():
+        if inspect.isfunction(value) and not name.startswith("_"):
+            out.append((name, value, getattr(value, "__swapfw_optional__", False), inspect.getdoc(value) or ""))
+    return out
+
+
+def check(protocol: type, obj: Any) -> list[str]:
+    """What ``obj`` lacks or has wrong against ``protocol``, one line per member (empty: it conforms)."""
+    problems = []
+    for name, spec, is_optional, _ in members(protocol):
+        if not hasattr(obj, name):
+            if not is_optional:
+                what = f"method {name}{_shown_signature(spec)}" if inspect.isfunction(spec) else f"attribute {name}"
+                problems.append(f"lacks {what}")
+            continue
+        value = getattr(obj, name)
+        if inspect.isfunction(spec):
+            problem = _check_method(name, spec, value)
+        else:
+            problem = _check_attribute(name, spec, value)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _check_attribute(name: str, hint: Any, value: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        if value is None:
+            return ""
+    base = typing.get_origin(hint) or hint
+    if base is Collection:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (set, frozenset, tuple, list)) \
+                or not all(isinstance(v, str) for v in value):
+            return f"attribute {name} should be a collection of strings, not {value!r}"
+        return ""
+    if base is Any or not isinstance(base, type):
+        return ""
+    if base is int and isinstance(value, bool) or not isinstance(value, base):
+        return f"attribute {name} should be {base.__name__}, not {type(value).__name__}"
+    if base is str and not value and name == "name":
+        return "attribute name is empty"
+    return ""
+
+
+def _check_method(name: str, spec: Callable, value: Any) -> str:
+    if not callable(value):
+        return f"{name} should be a method {name}{_shown_signature(spec)}, not {type(value).__name__}"
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):  # builtins without a signature: nothing more to check
+        return ""
+    expected = inspect.signature(spec)
+    params = [p for p in expected.parameters.values() if p.name != "self"]
+    positional = [None] * sum(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params)
+    keywords = {p.name: None for p in params if p.kind is p.KEYWORD_ONLY}
+    try:
+        signature.bind(*positional, **keywords)
+    except TypeError:
+        return f"{name} cannot be called as {name}{_shown_signature(spec)} (it is {name}{signature})"
+    return ""
+
+
+def _shown_signature(spec: Callable) -> str:
+    """``(network, batch, *, seed)``: the parameters without ``self`` or annotations."""
+    params = [p.replace(annotation=p.empty) for p in inspect.signature(spec).parameters.values() if p.name != "self"]
+    return str(inspect.Signature(params))
+
+
+def _attribute_docs(protocol: type) -> dict[str, str]:
+    """The string literal under each annotated attribute (the convention Sphinx reads)."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(protocol)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    body = tree.body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr) \
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str):
+            docs[node.target.id] = after.value.value.strip()
+    return docs

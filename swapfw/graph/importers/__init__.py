@@ -1,0 +1,89 @@
+"""Model sources -> a torch module: ``.onnx`` files, ``package.module:callable``, ``SPACE:ARCH``.
+
+Also the per-sample input shape a model is scored at: what the source declares, checked
+against what the user asks for.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch.nn as nn
+
+from ...errors import SwapfwError
+from ...plugins import call, get_registry
+from .. import ops
+from .onnx_ops import onnx_module_type
+
+ops.register_module_typer(onnx_module_type)  # onnx2torch's classes, named by the importer that makes them
+
+DEFAULT_INPUT_SHAPE = (3, 32, 32)
+
+
+@dataclass
+class LoadedModel:
+    module: nn.Module
+    input_shape: tuple[int | None, ...] | None  # per sample; None where the source does not say
+    source: str
+    origin: str  # "onnx" | "python" | "space" | "module"
+    space: object | None = None
+    default_shape: tuple[int, ...] | None = None  # used when neither source nor user fixes the shape
+
+
+def load_model(source: str | nn.Module, build_options: dict | None = None) -> LoadedModel:
+    """Resolve a model source string (or pass an nn.Module through).
+
+    ``build_options`` go to a search space's ``build`` (e.g. classes, channels, cells).
+    """
+    if isinstance(source, nn.Module):
+        return LoadedModel(source, None, type(source).__name__, "module")
+    if not isinstance(source, str) or not source:
+        raise SwapfwError("a model must be an .onnx file, package.module:callable, SPACE:ARCH or an nn.Module")
+    if source.lower().endswith(".onnx") or os.path.exists(source):
+        from .onnx import load_onnx
+
+        module, shape = load_onnx(source)
+        return LoadedModel(module, shape, source, "onnx")
+    if build_options:
+        prefix = source.partition(":")[0]
+        if prefix not in get_registry().entries["spaces"]:
+            raise SwapfwError(f"build options ({', '.join(build_options)}) apply to SPACE:ARCH models only")
+    prefix, sep, rest = source.partition(":")
+    if not sep:
+        raise SwapfwError(f"{source!r} is not a file, and not of the form package.module:callable or SPACE:ARCH")
+    registry = get_registry()
+    if prefix in registry.entries["spaces"]:
+        entry = registry.entry("spaces", prefix)
+        module = call(entry, "build", rest, **(build_options or {}))
+        # a space's networks take any resolution (global pooling): its shape is a default, not a constraint
+        return LoadedModel(module, None, source, "space", entry.obj, space_input_shape(entry.obj, build_options))
+    from .python import load_callable
+
+    return LoadedModel(load_callable(source), None, source, "python")
+
+
+def space_input_shape(space, build_options: dict | None = None) -> tuple[int, ...]:
+    """A space's default per-sample input shape; ``input_shape_for(**options)`` where it depends on
+    the build (DARTS for ImageNet takes 224x224, say), else ``input_shape``."""
+    shape_for = getattr(space, "input_shape_for", None)
+    return tuple(shape_for(**(build_options or {})) if shape_for else space.input_shape)
+
+
+def resolve_input_shape(declared, requested, default=None) -> tuple[int, ...]:
+    """The per-sample input shape: what the user asked for, checked against what the model declares."""
+    if requested is not None:
+        requested = tuple(int(d) for d in requested)
+        if any(d < 1 for d in requested):
+            raise SwapfwError(f"--input-shape must be positive, got {','.join(map(str, requested))}")
+        if declared is not None:
+            if len(declared) != len(requested) or any(d is not None and d != r for d, r in zip(declared, requested)):
+                shown = ",".join("?" if d is None else str(d) for d in declared)
+                raise SwapfwError(f"--input-shape {','.join(map(str, requested))} does not match the model's input {shown}")
+        return requested
+    if declared is None:
+        return tuple(default or DEFAULT_INPUT_SHAPE)
+    if any(d is None for d in declared):
+        shown = ",".join("?" if d is None else str(d) for d in declared)
+        raise SwapfwError(f"the model's input shape {shown} has symbolic dims: give --input-shape C,H,W")
+    return tuple(declared)

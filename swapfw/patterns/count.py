@@ -1,0 +1,55 @@
+"""Count a network's activation patterns in one forward pass, and say when the count saturates.
+
+SWAP counts distinct S-bit vectors, so it can never exceed 2^S; ``saturation_note`` warns when
+scores come near that ceiling, where every large network scores alike.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import SwapfwError, is_out_of_memory
+from .engine import PatternCounter, PatternCounts
+from .probe import Probe
+
+
+def count_patterns(probe: Probe, binarisers: list, inputs: torch.Tensor, device: torch.device) -> PatternCounts:
+    """One forward pass of ``inputs`` through the instrumented model, counting patterns as values appear."""
+    counter = PatternCounter(binarisers, inputs.shape[0], device)
+    try:
+        with torch.no_grad():
+            output = probe.run(inputs.to(device), counter)
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise SwapfwError(f"out of memory scoring a batch of {inputs.shape[0]} on {device}: "
+                              "lower --batch") from None
+        raise
+    _check_finite(output)
+    return counter.result()
+
+
+def output_is_finite(output) -> bool:
+    """False where a float tensor of the model's output (or of its tuple) holds inf or NaN."""
+    tensors = output if isinstance(output, (tuple, list)) else [output]
+    return not any(isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
+                   for t in tensors)
+
+
+def _check_finite(output) -> None:
+    """Overflow turns patterns into noise: refuse to return a number built on inf or NaN."""
+    if not output_is_finite(output):
+        raise SwapfwError("the network's output holds inf or NaN: its activations overflowed, so no "
+                          "pattern count would be meaningful (try --init keep, or a model with normalisation)")
+
+
+SATURATION = 0.9  # SWAP above this share of its ceiling 2^S no longer separates networks well
+
+
+def saturation_note(swaps: list[float], samples: int) -> str:
+    """A warning when SWAP scores approach 2^S, the number of distinct S-bit patterns there are."""
+    ceiling = 2.0 ** samples
+    top = max(swaps, default=0.0)
+    if samples >= 64 or top < SATURATION * ceiling:
+        return ""
+    return (f"SWAP reaches {top:,.0f} of its ceiling 2^{samples} = {ceiling:,.0f} distinct patterns: "
+            f"networks this large saturate at S = {samples}, raise --batch")

@@ -1,0 +1,80 @@
+"""One scoring task and the function that runs it, wherever an executor puts it.
+
+A task is one architecture of one space with the proxies still missing for it, plus every
+setting that changes their values: so a worker needs nothing from the driver besides the task
+(and the plugins installed where it runs). One network is built per task and shared by its
+proxies, which is why a task carries several proxies rather than one.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field, replace
+
+from ..errors import error_line
+from ..scoring.data import Batch, load_batch
+
+
+@dataclass(frozen=True)
+class Task:
+    space: str
+    arch: str
+    proxies: tuple[str, ...]
+    data: str
+    batch: int
+    seed: int
+    input_shape: tuple[int, ...]
+    device: str = "cpu"
+    repeats: int = 1
+    binariser: str | None = None
+    build_options: tuple[tuple[str, object], ...] = ()  # sorted items: hashable and picklable
+
+    def without(self, done) -> "Task":
+        """The same task for the proxies not in ``done``."""
+        return replace(self, proxies=tuple(p for p in self.proxies if p not in done))
+
+
+@dataclass
+class TaskResult:
+    """Values of the proxies that ran; ``errors`` names those that raised (one line each).
+
+    ``seconds`` is each proxy's time and ``build_seconds`` the network's (load, init, trace):
+    together the task's cost, apart from how it was shipped.
+    """
+
+    values: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    build_seconds: float = 0.0
+
+
+@functools.lru_cache(maxsize=8)
+def task_batch(data: str, samples: int, shape: tuple[int, ...], seed: int) -> Batch:
+    """The input batch, loaded once per worker for all the tasks that share it."""
+    return load_batch(data, samples, shape, seed)
+
+
+def run_task(task: Task) -> TaskResult:
+    """Build the network once and run each proxy on it; a proxy that raises is reported, not fatal."""
+    from ..scoring.network import prepare
+    from ..scoring.proxies import run_proxy
+
+    result, tick = TaskResult(), time.perf_counter()
+    try:
+        batch = task_batch(task.data, task.batch, tuple(task.input_shape), task.seed)
+        network = prepare(f"{task.space}:{task.arch}", input_shape=task.input_shape, seed=task.seed,
+                          device=task.device, binariser=task.binariser, build_options=dict(task.build_options),
+                          settings={"repeats": task.repeats})
+    except Exception as exc:  # the whole task failed: every proxy reports it
+        result.errors = {p: error_line(exc) for p in task.proxies}
+        return result
+    result.build_seconds = time.perf_counter() - tick
+    for proxy in task.proxies:
+        tick = time.perf_counter()
+        try:
+            result.values[proxy] = run_proxy(proxy, network, batch, task.seed)
+        except Exception as exc:
+            result.errors[proxy] = error_line(exc)
+        result.seconds[proxy] = time.perf_counter() - tick
+    return result

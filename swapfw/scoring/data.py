@@ -1,0 +1,130 @@
+"""Input mini-batches: ``gaussian``, ``cifar10:PATH``, ``images:DIR``, ``tensor:FILE.npy``.
+
+Every source picks its S samples with the seed, so the same seed gives the same batch.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import SwapfwError
+
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor  # float32 (S, C, H, W)
+    targets: torch.Tensor | None  # int64 (S,) where the source has labels
+    source: str
+
+
+def load_batch(spec: str, samples: int, shape: tuple[int, ...], seed: int) -> Batch:
+    """The mini-batch named by ``spec`` with ``samples`` items of per-sample ``shape``."""
+    if samples < 1:
+        raise SwapfwError(f"--batch must be at least 1, got {samples}")
+    kind, _, arg = spec.partition(":")
+    loaders = {"gaussian": _gaussian, "cifar10": _cifar10, "images": _images, "tensor": _tensor}
+    if kind not in loaders:
+        raise SwapfwError(f"unknown data source {spec!r} (use gaussian, cifar10:PATH, images:DIR or tensor:FILE.npy)")
+    if kind != "gaussian" and not arg:
+        raise SwapfwError(f"data source {kind!r} needs a path: {kind}:PATH")
+    return loaders[kind](arg, samples, tuple(shape), seed)
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _gaussian(_arg: str, samples: int, shape: tuple, seed: int) -> Batch:
+    return Batch(torch.randn((samples, *shape), generator=_generator(seed)), None, "gaussian")
+
+
+def _pick(available: int, samples: int, seed: int, what: str) -> torch.Tensor:
+    if available < samples:
+        raise SwapfwError(f"{what} holds {available} samples, fewer than --batch {samples}")
+    return torch.randperm(available, generator=_generator(seed))[:samples]
+
+
+def _normalise(images: torch.Tensor, shape: tuple, mean, std) -> torch.Tensor:
+    """uint8 NCHW -> float, resized to ``shape`` and normalised per channel."""
+    if shape[0] != 3:
+        raise SwapfwError(f"the model takes {shape[0]} input channels; RGB images have 3 (use --data gaussian or tensor:)")
+    x = images.float() / 255.0
+    if tuple(x.shape[2:]) != tuple(shape[1:]):
+        x = F.interpolate(x, size=tuple(shape[1:]), mode="bilinear", align_corners=False)
+    m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    return ((x - m) / s).contiguous()
+
+
+def _cifar10(arg: str, samples: int, shape: tuple, seed: int) -> Batch:
+    images, labels = _read_cifar10(Path(arg))
+    index = _pick(len(images), samples, seed, f"CIFAR-10 at {arg}")
+    x = torch.from_numpy(images[index.numpy()]).permute(0, 3, 1, 2)
+    y = torch.from_numpy(np.asarray(labels)[index.numpy()].astype(np.int64))
+    return Batch(_normalise(x, shape, CIFAR10_MEAN, CIFAR10_STD), y, f"cifar10:{arg}")
+
+
+def _read_cifar10(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """NHWC uint8 images and labels from an .npz (x, y) or the official cifar-10-batches-py folder."""
+    if path.is_file() and path.suffix == ".npz":
+        with np.load(path) as data:
+            if "x" not in data or "y" not in data:
+                raise SwapfwError(f"{path} must hold arrays 'x' (N,32,32,3 uint8) and 'y'")
+            x, y = data["x"], data["y"]
+        if x.ndim != 4 or x.shape[-1] != 3 or x.dtype != np.uint8:
+            raise SwapfwError(f"{path}: 'x' must be uint8 NHWC with 3 channels, got {x.dtype} {x.shape}")
+        return x, y
+    batch = path / "test_batch" if path.is_dir() else path
+    if not batch.is_file():
+        raise SwapfwError(f"no CIFAR-10 data at {path} (want an .npz or a cifar-10-batches-py folder)")
+    try:
+        with open(batch, "rb") as fh:
+            entry = pickle.load(fh, encoding="latin1")
+        x = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return np.ascontiguousarray(x), np.asarray(entry["labels"])
+    except Exception as exc:
+        raise SwapfwError(f"{batch} is not a CIFAR-10 python batch: {type(exc).__name__}: {exc}") from None
+
+
+def _images(arg: str, samples: int, shape: tuple, seed: int) -> Batch:
+    from PIL import Image
+
+    folder = Path(arg)
+    if not folder.is_dir():
+        raise SwapfwError(f"images: {arg} is not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    index = _pick(len(files), samples, seed, f"folder {arg}")
+    height, width = shape[1], shape[2]
+    arrays = []
+    for i in index.tolist():
+        try:
+            with Image.open(files[i]) as img:
+                arrays.append(np.asarray(img.convert("RGB").resize((width, height), Image.BILINEAR)))
+        except Exception as exc:
+            raise SwapfwError(f"cannot read image {files[i]}: {exc}") from None
+    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+    return Batch(_normalise(x, shape, IMAGENET_MEAN, IMAGENET_STD), None, f"images:{arg}")
+
+
+def _tensor(arg: str, samples: int, shape: tuple, seed: int) -> Batch:
+    try:
+        array = np.load(arg, allow_pickle=False)
+    except Exception as exc:
+        raise SwapfwError(f"cannot read {arg} as a .npy array: {type(exc).__name__}: {exc}") from None
+    if array.dtype != np.float32 or array.ndim != 1 + len(shape):
+        raise SwapfwError(f"{arg} must be a float32 N x {' x '.join(map(str, shape))} array, "
+                          f"got {array.dtype} {array.shape}")
+    if tuple(array.shape[1:]) != tuple(shape):
+        raise SwapfwError(f"{arg} holds samples of shape {array.shape[1:]}, the model takes {tuple(shape)}")
+    if array.shape[0] < samples:
+        raise SwapfwError(f"{arg} holds {array.shape[0]} samples, fewer than --batch {samples}")
+    return Batch(torch.from_numpy(np.ascontiguousarray(array[:samples])), None, f"tensor:{arg}")

@@ -1,0 +1,112 @@
+"""A network ready to score: its module with initialised weights, its IR and its site binding.
+
+The binding is made on first use, so metrics that never read activation patterns (params,
+synflow, ...) also work on a model with no activation to score.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+
+from ..errors import SwapfwError
+from ..graph.importers import LoadedModel, load_model, resolve_input_shape
+from ..graph.ir import ModelIR, build_ir
+from ..patterns.binding import Binding, bind
+from ..patterns.count import count_patterns
+from ..patterns.engine import PatternCounts
+from ..patterns.probe import Probe
+from ..plugins import get_registry
+from .weights import initialise
+
+
+@dataclass
+class Network:
+    loaded: LoadedModel
+    ir: ModelIR
+    device: torch.device
+    settings: dict = field(default_factory=dict)  # protocol settings proxies may read (mu, sigma, repeats)
+    memo: dict = field(default_factory=dict)  # results shared between proxies on the same batch
+    binariser: str | None = None  # --binariser: serve every site it handles
+
+    @functools.cached_property
+    def binding(self) -> Binding:
+        """Which binariser reads which value; an error here if no site can be read."""
+        return bind(self.ir, get_registry(), self.binariser)
+
+    @functools.cached_property
+    def probe(self) -> Probe:
+        """The instrumented model, built once: rewriting the fx graph costs more than a small forward."""
+        return Probe(self.ir, self.binding.points)
+
+    @property
+    def module(self) -> nn.Module:
+        return self.ir.module
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.ir.input_shape
+
+    def count(self, inputs: torch.Tensor) -> PatternCounts:
+        """The patterns of one forward pass of ``inputs`` with the weights the network has now."""
+        return count_patterns(self.probe, self.binding.binarisers, inputs, self.device)
+
+
+def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, device: str = "cpu",
+            binariser: str | None = None, build_options: dict | None = None, settings: dict | None = None) -> Network:
+    """Load, initialise, trace and bind a model; the one-way path import -> IR -> binding."""
+    loaded = load_model(model, build_options)
+    shape = resolve_input_shape(loaded.input_shape, input_shape, loaded.default_shape)
+    initialise(loaded.module, init, seed)
+    dev = _device(device)
+    loaded.module.to(dev)
+    example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(seed)).to(dev)
+    ir = build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx")
+    settings = dict(settings or {}, init=init)
+    return Network(loaded, ir, dev, settings, binariser=binariser)
+
+
+def _device(name: str) -> torch.device:
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise SwapfwError(f"unknown device {name!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SwapfwError("--device cuda asked for, but torch sees no CUDA device here")
+    return dev
+
+
+@dataclass
+class PatternSummary:
+    """Pattern counts averaged over ``repeats`` re-initialisations (exact integers for one)."""
+
+    swap: float
+    standard_patterns: float
+    values: int
+
+
+def measure_patterns(network: Network, inputs: torch.Tensor, *, seed: int, repeats: int = 1) -> PatternSummary:
+    """SWAP and |A| averaged over re-initialisations; shared by every proxy on the same batch.
+
+    Repeat r draws its weights from seed ``seed`` for r = 0 (so one repeat equals plain
+    scoring) and from a seed derived from (seed, r) after that.
+    """
+    key = (id(inputs), seed, repeats)
+    if key in network.memo:
+        return network.memo[key][1]
+    if repeats < 1:
+        raise SwapfwError(f"--repeats must be at least 1, got {repeats}")
+    if repeats > 1 and network.settings.get("init") == "keep":
+        raise SwapfwError("--repeats re-initialises the weights; it cannot be combined with --init keep")
+    counts = []
+    for r in range(repeats):
+        if network.settings.get("init", "random") == "random":
+            initialise(network.loaded.module, "random", seed if r == 0 else hash((seed, r)) & 0x7FFFFFFF)
+        counts.append(network.count(inputs))
+    summary = PatternSummary(sum(c.swap for c in counts) / repeats,
+                             sum(c.standard_patterns for c in counts) / repeats, counts[0].values)
+    network.memo[key] = (inputs, summary)  # keep inputs alive so its id is not reused
+    return summary

@@ -1,0 +1,141 @@
+"""Proxies by name: plain, parametrised (``NAME:ARG``), derived and population-level.
+
+- A plain proxy scores one network (``score(network, batch, seed=...)``).
+- A derived proxy (``derived_from``) combines other proxies' values of the same network
+  (``combine(values, settings)``), e.g. regswap = swap x f(params).
+- A population-level proxy (``population = True``) also has ``derived_from``, but combines its
+  parts across all scored architectures (``combine_population(columns, settings)``): rank
+  aggregation needs the others to rank against, so it exists in ``correlate``, not for one model.
+- A parametrised proxy has ``configure(argument)`` and is named ``NAME:ARG``, e.g.
+  ``rank_agg:regswap+flops``.
+``all`` names every registered proxy that takes no argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from .. import contracts
+from ..errors import SwapfwError
+from ..plugins import Entry, call, get_registry
+
+
+def proxy_entry(name: str) -> Entry:
+    """The registry entry for ``name``; ``NAME:ARG`` configures the plugin NAME with ARG."""
+    base, sep, argument = name.partition(":")
+    entry = get_registry().entry("proxies", base)
+    configure = getattr(entry.obj, "configure", None)
+    if not sep:
+        if configure is not None:
+            raise SwapfwError(f"proxy {base!r} takes an argument: {base}:ARG")
+        return entry
+    if configure is None:
+        raise SwapfwError(f"proxy {base!r} takes no argument (got {name!r})")
+    configured = call(entry, "configure", argument)
+    problems = contracts.check(contracts.protocol_for("proxies", configured), configured)
+    if problems:
+        raise SwapfwError(f"proxy {name!r} ({entry.distribution}): its configured object {'; '.join(problems)}")
+    return dataclasses.replace(entry, name=name, obj=configured)
+
+
+def expand(names: list[str]) -> list[str]:
+    """``all`` replaced by every argument-free proxy, duplicates dropped, order kept."""
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            registry = get_registry()
+            more = [n for n in registry.names("proxies") if not hasattr(registry.get("proxies", n), "configure")]
+        else:
+            more = [name]
+        out += [n for n in more if n not in out]
+    return out
+
+
+def is_population(name: str) -> bool:
+    return bool(getattr(proxy_entry(name).obj, "population", False))
+
+
+def parts_of(name: str) -> tuple[str, ...]:
+    return tuple(getattr(proxy_entry(name).obj, "derived_from", None) or ())
+
+
+def proxy_plan(names: list[str]) -> tuple[list[str], list[str]]:
+    """Measured proxies (every leaf), and derived ones in an order where parts come first."""
+    measured: list[str] = []
+    derived: list[str] = []
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if name in trail:
+            raise SwapfwError(f"proxy {name!r} is derived from itself ({' -> '.join(trail + (name,))})")
+        parts = parts_of(name)
+        if not parts:
+            if name not in measured:
+                measured.append(name)
+            return
+        for part in parts:
+            visit(part, trail + (name,))
+        if name not in derived:
+            derived.append(name)
+
+    for name in names:
+        visit(name, ())
+    return measured, derived
+
+
+def combine(name: str, values: dict, mu, sigma) -> float:
+    """A per-network derived proxy's value from its parts' values; NaN where a part is not finite."""
+    entry = proxy_entry(name)
+    parts = {p: values[p] for p in entry.obj.derived_from}
+    if any(not math.isfinite(v) for v in parts.values()):
+        return math.nan
+    return float(call(entry, "combine", parts, {"mu": mu, "sigma": sigma}))
+
+
+def derive(values: dict, derived: list[str], mu, sigma) -> dict:
+    """One network's values with its per-network derived proxies added, parts first."""
+    out = dict(values)
+    for name in derived:
+        out[name] = combine(name, out, mu, sigma)
+    return out
+
+
+def combine_columns(name: str, columns: dict[str, list[float]], mu, sigma) -> list[float]:
+    """A derived proxy over many architectures: per network, or across them for population proxies."""
+    entry = proxy_entry(name)
+    parts = {p: columns[p] for p in entry.obj.derived_from}
+    settings = {"mu": mu, "sigma": sigma}
+    if getattr(entry.obj, "population", False):
+        out = [float(v) for v in call(entry, "combine_population", parts, settings)]
+        if len(out) != len(next(iter(parts.values()))):
+            raise SwapfwError(f"proxy {name!r} returned {len(out)} values for "
+                              f"{len(next(iter(parts.values())))} architectures")
+        return out
+    rows = range(len(next(iter(parts.values()))))
+    return [combine(name, {p: parts[p][i] for p in parts}, mu, sigma) for i in rows]
+
+
+def needs_targets(names: list[str]) -> list[str]:
+    """The measured proxies among ``names`` that need labelled data."""
+    return [n for n in names if "targets" in getattr(proxy_entry(n).obj, "needs", ())]
+
+
+def run_proxy(name: str, network, batch, seed: int) -> float:
+    """Run a proxy plugin by name on one network; its failure is reported with its name, never a traceback.
+
+    A derived proxy (``derived_from``) combines the values of the proxies it names; a
+    population-level one has no value for a single network.
+    """
+    entry = proxy_entry(name)
+    if getattr(entry.obj, "population", False):
+        raise SwapfwError(f"proxy {name!r} ranks architectures against each other: use it in correlate")
+    parts = getattr(entry.obj, "derived_from", None)
+    if parts:
+        values = {part: run_proxy(part, network, batch, seed) for part in parts}
+        value = call(entry, "combine", values, network.settings)
+    else:
+        value = call(entry, "score", network, batch, seed=seed)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SwapfwError(f"proxy {name!r} returned {value!r}, not a number") from None

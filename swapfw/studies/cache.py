@@ -1,0 +1,66 @@
+"""A score cache in SQLite, so a rerun or a larger run reuses work and a killed run resumes.
+
+Keys are (space, arch, proxy, data, batch, seed, protocol, version): every setting that can
+change a value. A cache that SQLite cannot read is moved aside, reported and rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import click
+
+from ..version import __version__
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS scores (
+    space TEXT, arch TEXT, proxy TEXT, data TEXT, batch INTEGER, seed INTEGER, protocol TEXT,
+    version TEXT, value REAL, PRIMARY KEY (space, arch, proxy, data, batch, seed, protocol, version))"""
+
+
+def default_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "swapfw" / "scores.sqlite"
+
+
+class ScoreCache:
+    """``get``/``put`` single values under a fixed (space, data, batch, protocol) context."""
+
+    def __init__(self, path: str | os.PathLike | None):
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            os.replace(self.path, aside)
+            click.echo(f"warning: score cache {self.path} was unreadable ({exc}); moved to {aside}, starting afresh",
+                       err=True)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=120)  # another run writing the same cache: wait, do not fail
+        db.execute(_SCHEMA)
+        db.execute("SELECT count(*) FROM scores").fetchone()  # reads a page: fails on a corrupt file
+        return db
+
+    def get(self, key: tuple) -> float | None:
+        row = self._db.execute(
+            "SELECT value FROM scores WHERE space=? AND arch=? AND proxy=? AND data=? AND batch=? AND seed=? "
+            "AND protocol=? AND version=?", (*key, __version__)).fetchone()
+        if row is None:
+            return None
+        return float("nan") if row[0] is None else float(row[0])
+
+    def put(self, key: tuple, value: float) -> None:
+        stored = None if value != value else value  # SQLite has no NaN
+        self._db.execute("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*key, __version__, stored))
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.commit()
+        self._db.close()

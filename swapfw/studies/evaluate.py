@@ -1,0 +1,124 @@
+"""Score architectures of one space under one protocol, through the score cache.
+
+Shared by ``correlate`` and ``search``: the settings object needs ``space``, ``data``,
+``batch``, ``repeats``, ``build_options``, ``input_shape``, ``binariser`` and ``device``; the work
+itself runs on an executor's pool (``swapfw.executors``).
+Derived proxies (``derived_from``) are not scored here: their parts are, and the caller
+combines them once it knows mu and sigma (see ``swapfw.proxies``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from ..errors import SwapfwError
+from ..graph.importers import space_input_shape
+from ..plugins import get_registry
+from ..running.executors import Failure, dispatch
+from ..running.tasks import Task, TaskResult, task_batch
+from ..scoring.proxies import needs_targets, proxy_plan
+
+
+@dataclass
+class Protocol:
+    """What a score depends on besides its architecture, proxy and seed: the settings a Scorer reads.
+
+    ``correlate``'s and ``search``'s settings extend it; a script can score with it alone.
+    """
+
+    space: str
+    data: str = "gaussian"
+    batch: int = 16
+    repeats: int = 1
+    build_options: dict = field(default_factory=dict)
+    input_shape: tuple[int, ...] | None = None
+    binariser: str | None = None
+    device: str = "cpu"
+
+
+def protocol_key(settings) -> str:
+    """Every setting besides space/arch/proxy/data/batch/seed that changes a score."""
+    return json.dumps({"repeats": settings.repeats, "build": settings.build_options, "binariser": settings.binariser,
+                       "input_shape": list(settings.input_shape or ()), "device": settings.device}, sort_keys=True)
+
+
+class NoCache:
+    def get(self, key):
+        return None
+
+    def put(self, key, value):
+        pass
+
+    def commit(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class Scorer:
+    """Measured proxy values per architecture for one seed, through the cache and an executor's pool.
+
+    Only this driver reads and writes the cache: workers get tasks for what is missing and send
+    values back, which are stored as they arrive, so a killed run loses nothing it finished.
+    """
+
+    def __init__(self, settings, proxies: list[str], seed: int, cache, pool):
+        space = get_registry().get("spaces", settings.space)
+        self.settings, self.seed, self.cache, self.pool = settings, seed, cache, pool
+        self.measured, self.derived = proxy_plan(proxies)
+        self.shape = tuple(settings.input_shape or space_input_shape(space, settings.build_options))
+        self.batch = task_batch(settings.data, settings.batch, self.shape, seed)
+        self.protocol = protocol_key(settings)
+        unlabelled = needs_targets(self.measured) if self.batch.targets is None else []
+        if unlabelled:
+            raise SwapfwError(f"{', '.join(unlabelled)} need labelled data: use --data cifar10:PATH "
+                              f"(the {self.batch.source} batch has no labels)")
+        self.seconds: dict[str, float] = {}
+        self.build_seconds = 0.0  # networks built for the tasks (the proxies' time is in ``seconds``)
+        self.cached = 0  # values the cache gave
+        self.failures: list[Failure] = []
+
+    def _key(self, arch: str, proxy: str) -> tuple:
+        s = self.settings
+        return (s.space, arch, proxy, self.batch.source, s.batch, self.seed, self.protocol)
+
+    def _task(self, arch: str, proxies: list[str]) -> Task:
+        s = self.settings
+        return Task(s.space, arch, tuple(proxies), s.data, s.batch, self.seed, self.shape, s.device, s.repeats,
+                    s.binariser, tuple(sorted(s.build_options.items())))
+
+    def measure(self, arch: str) -> dict[str, float]:
+        return self.measure_many([arch])[0][arch]
+
+    def measure_many(self, archs: list[str], on_done=None) -> tuple[dict[str, dict[str, float]], set[str]]:
+        """Values of every measured proxy per architecture, and the architectures that needed computing.
+
+        Cached values are reused; the rest go to the pool as one batch of tasks. A proxy that
+        failed twice is NaN here and listed in ``failures``; it is not cached, so a rerun retries it.
+        """
+        values = {a: {p: self.cache.get(self._key(a, p)) for p in self.measured} for a in dict.fromkeys(archs)}
+        tasks = []
+        for arch, known in values.items():
+            missing = [p for p, v in known.items() if v is None]
+            self.cached += len(self.measured) - len(missing)
+            if missing:
+                tasks.append(self._task(arch, missing))
+            elif on_done:
+                on_done(arch)
+
+        def store(task: Task, result: TaskResult) -> None:
+            for proxy, value in result.values.items():
+                values[task.arch][proxy] = value
+                self.cache.put(self._key(task.arch, proxy), value)
+                self.seconds[proxy] = self.seconds.get(proxy, 0.0) + result.seconds.get(proxy, 0.0)
+            self.build_seconds += result.build_seconds
+            self.cache.commit()
+
+        failures = dispatch(self.pool, tasks, store, (lambda task: on_done(task.arch)) if on_done else None)
+        for failure in failures:
+            values[failure.arch][failure.proxy] = math.nan
+        self.failures += failures
+        return values, {t.arch for t in tasks}
