@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 
 from swapfw.studies.cache import ScoreCache
-from swapfw.studies.evaluate import NoCache, Protocol, Scorer
+from swapfw.studies.evaluate import NoCache, Scorer, ScoringSettings
 from swapfw.running.executors import ExecutorSpec, cores, open_pool
 from swapfw.plugins import get
 from swapfw.scoring.proxies import expand
 
 
-def measure(mode: str, warm: list[str], archs: list[str], proxies: list[str], protocol: Protocol, seed: int) -> dict:
+def measure(mode: str, warm: list[str], archs: list[str], proxies: list[str], protocol: ScoringSettings, seed: int) -> dict:
     name, _, workers = mode.partition(":")
     spec = ExecutorSpec(name, int(workers) if workers else None, device=protocol.device)
     tick = time.perf_counter()
@@ -77,7 +77,7 @@ def main() -> None:
     archs = [space.canonical(a) for a in space.sample(args.archs + 4, args.seed)]
     warm, archs = archs[:4], archs[4:]  # the warm-up tasks are other architectures than the timed ones
     proxies = expand([p for p in args.proxies.split(",") if p])
-    protocol = Protocol("nb201", args.data, args.batch, device=args.device)
+    protocol = ScoringSettings("nb201", args.data, args.batch, 1, device=args.device, protocol="benchmark")
     print(f"{len(archs)} NB201 archs, proxies {','.join(proxies)}, batch {args.batch} {args.data}, "
           f"{cores()} cores, device {args.device}")
     print(f"{'mode':<13}{'workers':>8}{'start s':>8}{'score s':>9}{'archs/s':>9}{'speed-up':>9}{'task s':>9}"

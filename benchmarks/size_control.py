@@ -25,14 +25,15 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=10)
     parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--mutations", type=int, default=4)
-    parser.add_argument("--data", default="gaussian")
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--protocol", default=None, help="the space's scoring protocol (default: its default)")
+    parser.add_argument("--data", default=None, help="default: the protocol's")
+    parser.add_argument("--batch", type=int, default=None, help="default: the protocol's")
     parser.add_argument("--sigma", type=float, default=None, help="fixed sigma (default: sigma = mu)")
     parser.add_argument("--cache", default=None)
     args = parser.parse_args()
     sigma = "mu" if args.sigma is None else args.sigma
     print(f"{args.space}: swap-nas with sigma = {sigma}, population {args.population}, cycles {args.cycles}, "
-          f"{args.seeds} seeds, data {args.data}")
+          f"{args.seeds} seeds, protocol {args.protocol or 'default'}, data {args.data or 'from the protocol'}")
     print(f"{'mu (M)':>7} {'found params (M)':>20}")
     xs, ys = [], []
     for mu in (float(m) for m in args.mus.split(",")):
@@ -40,7 +41,7 @@ def main() -> None:
         for seed in range(args.seeds):
             report = search(SearchSettings(space=args.space, mu=mu, sigma=args.sigma or mu, seed=seed, population=args.population,
                                            cycles=args.cycles, mutations=args.mutations, data=args.data,
-                                           batch=args.batch, cache=args.cache))
+                                           batch=args.batch, cache=args.cache, protocol=args.protocol))
             found.append(report["best"]["params"] / 1e6)
         xs += [mu] * len(found)
         ys += found

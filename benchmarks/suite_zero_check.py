@@ -28,7 +28,7 @@ import click
 from scipy import stats
 
 from swapfw.studies.cache import ScoreCache
-from swapfw.studies.evaluate import Protocol, Scorer
+from swapfw.studies.evaluate import Scorer, ScoringSettings
 from swapfw.running.executors import ExecutorSpec, open_pool
 from swapfw.plugins import get_registry
 
@@ -93,8 +93,8 @@ def _check(dataset: str, rows: list[dict], metrics: list[str], args, cache, pool
     table = [r for r in rows if r["dataset"] == dataset]
     if args.limit:
         table = random.Random(args.seed).sample(table, min(args.limit, len(table)))
-    protocol = Protocol("nb201", f"cifar10:{args.images}", args.batch, build_options={"classes": classes},
-                        input_shape=shape, device=args.device)
+    protocol = ScoringSettings("nb201", f"cifar10:{args.images}", args.batch, 1, build_options={"classes": classes},
+                               input_shape=shape, device=args.device, protocol="benchmark")
     scorer = Scorer(protocol, metrics, args.seed, cache, pool)
     archs = [r["arch_str"] for r in table]
     with click.progressbar(length=len(table), label=f"{dataset}: {len(table)} archs", file=sys.stderr) as bar:

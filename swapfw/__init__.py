@@ -9,6 +9,7 @@ def __getattr__(name):
     # Lazy so that ``from swapfw import hookimpl`` in a plugin does not import torch-heavy modules.
     if name == "score":
         from .scoring.score import score
+        from .studies import reference  # noqa: F401  (measures calibrated proxies' reference samples)
         return score
     if name == "ScoreResult":
         from .scoring.score import ScoreResult

@@ -46,34 +46,42 @@ def cli():
 
 @cli.command()
 @click.argument("model")
-@click.option("--data", default="gaussian", show_default=True,
-              help="gaussian | cifar10:PATH (folder or .npz) | images:DIR | tensor:FILE.npy")
-@click.option("--batch", default=16, show_default=True, help="Samples S in the mini-batch.")
+@click.option("--protocol", default=None,
+              help="A SPACE:ARCH model's scoring protocol (swapfw protocols SPACE lists them; default: the space's).")
+@click.option("--data", default=None,
+              help="gaussian | imagelike | cifar10:PATH (folder or .npz) | images:DIR | tensor:FILE.npy "
+                   "(default: the protocol's; gaussian for other models).")
+@click.option("--batch", default=None, type=int, help="Samples S in the mini-batch (default: the protocol's, else 16).")
+@click.option("--repeats", default=None, type=int,
+              help="Average SWAP over N re-initialisations (default: the protocol's, else 1).")
 @click.option("--input-shape", default=None, help="C,H,W per sample (default: the model's, else 3,32,32).")
 @click.option("--seed", default=0, show_default=True, help="Seeds the weights and the batch.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 ...")
 @click.option("--init", "init", type=click.Choice(["random", "keep"]), default="random", show_default=True,
               help="random: the paper's N(0,1) init, BatchNorm on batch statistics; keep: the file's weights, eval mode.")
-@click.option("--mu", default=None, help="Regularisation centre, parameters in millions.")
-@click.option("--sigma", default=None, help="Regularisation width, in millions squared.")
+@click.option("--mu", default=None, help="Regularisation centre, parameters in millions, or auto.")
+@click.option("--sigma", default=None, help="Regularisation width, in millions squared, or auto.")
 @click.option("--binariser", default=None, help="Use this binariser for every site it handles.")
 @click.option("--proxy", "proxies", multiple=True, help="Also compute this proxy plugin (repeatable).")
 @click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
               help="Build option of a SPACE:ARCH model, e.g. classes=100 (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def score(model, data, batch, input_shape, seed, device, init, mu, sigma, binariser, proxies, space_options, fmt):
+def score(model, protocol, data, batch, repeats, input_shape, seed, device, init, mu, sigma, binariser, proxies,
+          space_options, fmt):
     """Score MODEL: an .onnx file, package.module:callable, or SPACE:ARCH."""
     from .scoring.score import score as score_model
+    from .studies import reference  # noqa: F401  (measures calibrated proxies' reference samples)
 
     result = score_model(model, data=data, batch=batch, input_shape=_shape(input_shape), seed=seed, device=device,
-                 init=init, mu=mu, sigma=sigma, binariser=binariser, proxies=tuple(proxies),
-                 build_options=_options(space_options))
+                         init=init, mu=mu, sigma=sigma, binariser=binariser, proxies=tuple(proxies),
+                         build_options=_options(space_options), protocol=protocol, repeats=repeats)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict()))
         return
     if result.note:
         click.echo(f"note: {result.note}", err=True)
-    rows = [("model", result.source), ("SWAP", result.swap),
+    rows = [("model", result.source)] + ([("protocol", result.protocol)] if result.protocol else []) + [
+            ("SWAP", result.swap if result.repeats == 1 else f"{result.swap:.1f} (mean of {result.repeats})"),
             ("regularised SWAP", "-" if result.regswap is None else f"{result.regswap:.2f}"),
             ("standard patterns |A|", result.standard_patterns), ("params", f"{result.params:,}"),
             ("FLOPs (MACs/sample)", f"{result.flops:,}"), ("activation sites", result.activation_sites),
@@ -107,12 +115,16 @@ def _protocol_option_list(for_spec: bool) -> list:
     keep = " Default: the spec's." if for_spec else ""
     shown = not for_spec
     return [
-        click.option("--data", default=default("gaussian"), show_default=shown,
-                     help="Input batch: gaussian | cifar10:PATH (folder or .npz) | images:DIR | tensor:FILE.npy." + keep),
-        click.option("--batch", default=default(16), type=int, show_default=shown,
-                     help="Samples S in the mini-batch." + keep),
-        click.option("--repeats", default=default(1), type=int, show_default=shown,
-                     help="Average SWAP over N re-initialisations." + keep),
+        click.option("--protocol", default=None,
+                     help="The space's scoring protocol (swapfw protocols SPACE lists them)." +
+                          (keep or " Default: the space's first.")),
+        click.option("--data", default=None,
+                     help="Input batch: gaussian | imagelike | cifar10:PATH (folder or .npz) | images:DIR | "
+                          "tensor:FILE.npy." + (keep or " Default: the protocol's.")),
+        click.option("--batch", default=None, type=int,
+                     help="Samples S in the mini-batch." + (keep or " Default: the protocol's.")),
+        click.option("--repeats", default=None, type=int,
+                     help="Average SWAP over N re-initialisations." + (keep or " Default: the protocol's.")),
         click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
                      help="Build option of the scoring network, e.g. classes=100, channels=8, cells=1 (repeatable)."),
         click.option("--input-shape", default=None, help="C,H,W per sample (default: the space's)."),
@@ -154,7 +166,8 @@ def protocol_options(for_spec: bool = False):
 def protocol_settings(options: dict) -> dict:
     """The protocol options given as settings fields (``CorrelateSettings``, ``SearchSettings``);
     options left at None (``run``: not given) are left out."""
-    fields = {"data": options["data"], "batch": options["batch"], "repeats": options["repeats"],
+    fields = {"protocol": options["protocol"], "data": options["data"], "batch": options["batch"],
+              "repeats": options["repeats"],
               "build_options": _options(options["space_options"]), "input_shape": _shape(options["input_shape"]),
               "mu": options["mu"], "sigma": options["sigma"], "binariser": options["binariser"],
               "device": options["device"], "cache": "" if options["no_cache"] else options["cache"]}
@@ -210,6 +223,9 @@ def _print_correlation(summary: dict) -> None:
 @click.option("--truth", required=True, help="CSV with an architecture column and metric columns.")
 @click.option("--metric", required=True, help="The ground-truth column to correlate with.")
 @click.option("--arch-column", default=None, help="Architecture column (default: arch, else arch_str).")
+@click.option("--arch-format", default="arch", show_default=True,
+              help="Encoding of that column: arch (the space's string) or one of swapfw convert's formats "
+                   "(nb201: index, naslib; nb101: hash; darts: nb301; transnas: naslib).")
 @click.option("--proxies", default="swap,regswap,params,flops", show_default=True,
               help="Comma-separated proxies; 'all' for every installed one; rank_agg:A+B ranks several together.")
 @click.option("--samples", default=1000, show_default=True, help="Architectures drawn per seed.")
@@ -218,12 +234,12 @@ def _print_correlation(summary: dict) -> None:
 @click.option("--plot", default=None, help="Write a score-vs-truth scatter PNG (needs matplotlib).")
 @click.option("--save", default=None, help="Write the full report, with every score, as JSON.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def correlate(space, truth, metric, arch_column, proxies, samples, seeds, plot, save, fmt, **options):
+def correlate(space, truth, metric, arch_column, arch_format, proxies, samples, seeds, plot, save, fmt, **options):
     """Spearman and Kendall correlation of proxies with a ground-truth metric."""
     from .studies.correlate import CorrelateSettings
 
     settings = CorrelateSettings(space=space, truth=truth, metric=metric, proxies=[p for p in proxies.split(",") if p],
-                                 samples=samples, seeds=_ints(seeds), arch_column=arch_column,
+                                 samples=samples, seeds=_ints(seeds), arch_column=arch_column, arch_format=arch_format,
                                  **protocol_settings(options))
     report = _correlate_with_progress(settings, executor_spec(options))
     summary = _finish(report, plot, save)
@@ -235,7 +251,8 @@ def correlate(space, truth, metric, arch_column, proxies, samples, seeds, plot, 
 @click.option("--searcher", default="swap-nas", show_default=True, help="swap-nas, aging-evolution, random, ...")
 @click.option("--proxy", default="regswap", show_default=True, help="The proxy that scores architectures.")
 @click.option("--population", default=20, show_default=True)
-@click.option("--cycles", default=50, show_default=True)
+@click.option("--cycles", default=None, type=int,
+              help="Cycles of the searcher (default 50, or as many as --budget allows when a budget is given).")
 @click.option("--sample-size", default=5, show_default=True, help="Tournament size.")
 @click.option("--mutations", default=4, show_default=True, help="Offspring per cycle.")
 @click.option("--crossover-prob", default=0.5, show_default=True)
@@ -244,22 +261,25 @@ def correlate(space, truth, metric, arch_column, proxies, samples, seeds, plot, 
 @click.option("--truth", default=None, help="Look the best architecture up in this CSV afterwards.")
 @click.option("--metric", default=None, help="The --truth column to report.")
 @click.option("--arch-column", default=None)
+@click.option("--arch-format", default="arch", show_default=True, help="Encoding of the --truth architectures.")
 @click.option("--checkpoint", default=None, help="Save the search after every cycle; rerun with it to resume.")
 @click.option("--budget", default=None, type=int, help="Stop after this many distinct architectures are scored.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def search(space, searcher, proxy, population, cycles, sample_size, mutations, crossover_prob, seed, truth, metric,
-           arch_column, checkpoint, budget, fmt, **options):
+           arch_column, arch_format, checkpoint, budget, fmt, **options):
     """Search a space with a searcher plugin, scoring architectures with a proxy."""
     from .studies.search import SearchSettings
     from .studies.search import search as run_search
 
     if (truth is None) != (metric is None):
         raise click.BadParameter("--truth and --metric go together")
+    if cycles is None and budget is None:
+        cycles = 50
     settings = SearchSettings(
         space=space, searcher=searcher, proxy=proxy, population=population, cycles=cycles, sample_size=sample_size,
         mutations=mutations, crossover_prob=crossover_prob, seed=seed, budget=budget, **protocol_settings(options))
-    with click.progressbar(length=cycles, label=f"{searcher} on {space}", file=sys.stderr) as bar:
-        report = run_search(settings, progress=bar.update, truth=(truth, metric, arch_column) if truth else None,
+    with click.progressbar(length=cycles or budget, label=f"{searcher} on {space}", file=sys.stderr) as bar:
+        report = run_search(settings, progress=bar.update, truth=(truth, metric, arch_column, arch_format) if truth else None,
                             checkpoint=checkpoint, executor=executor_spec(options))
     if fmt == "json":
         click.echo(json.dumps(report))
@@ -402,6 +422,42 @@ def plugins(check, fmt):
         click.echo(f"{ok} plugin objects conform to swapfw.contracts; {len(broken)} broken")
         if broken:
             sys.exit(1)
+
+
+@cli.command()
+@click.argument("space")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def protocols(space, fmt):
+    """List the scoring protocols of SPACE (--protocol NAME), its default first."""
+    from .plugins import get
+    from .scoring.presets import describe, presets
+
+    known = presets(get("spaces", space))
+    if fmt == "json":
+        click.echo(json.dumps({name: {"description": p.description, "build": p.build, "size_build": p.size_build,
+                                      "batch": p.batch, "repeats": p.repeats, "data": p.data,
+                                      "input_shape": list(p.input_shape) if p.input_shape else None}
+                               for name, p in known.items()}))
+        return
+    width = max(len(name) for name in known)
+    for i, (name, preset) in enumerate(known.items()):
+        click.echo(f"{name:<{width}}  {preset.description}{'  (default)' if i == 0 else ''}")
+        click.echo(f"{'':<{width}}  {describe(preset)}")
+
+
+@cli.command()
+@click.argument("space")
+@click.argument("value")
+@click.option("--to", "target", default="arch", show_default=True,
+              help="The encoding to write: arch (the space's string) or one of the space's formats.")
+@click.option("--from", "source", default=None, help="The encoding VALUE is in (default: the one it reads in).")
+def convert(space, value, target, source):
+    """Convert VALUE, an architecture of SPACE, between encodings (benchmark index, NASLib op indices,
+    NB101 module hash, NB301 configuration...)."""
+    from .plugins import get
+    from .studies.encodings import convert as run_convert
+
+    click.echo(run_convert(get("spaces", space), value, target, source))
 
 
 def main(argv=None):

@@ -77,8 +77,20 @@ class Space(Protocol):
     def input_shape_for(self, **options) -> tuple:
         """The input shape a build with ``options`` expects, where it depends on them (DARTS on ImageNet)."""
 
+    @optional
+    def encode(self, arch: str, fmt: str) -> str:
+        """``arch`` in another encoding users have (one of ``formats``: a benchmark index, NASLib's op indices...)."""
+
+    @optional
+    def decode(self, value: str, fmt: str) -> str:
+        """The space's string for ``value`` given in encoding ``fmt``; raises SwapfwError if it is not one."""
+
+    formats: Optional[Collection]
+    """The encodings ``encode``/``decode`` know (``swapfw convert``, ``--arch-format``)."""
     data_note: Optional[str]
     """A caveat ``correlate`` prints with every report on this space (e.g. which images stand in)."""
+    protocols: Optional[dict]
+    """Named scoring protocols, name -> ``swapfw.scoring.presets.Preset``, the default first (``--protocol``)."""
 
 
 # --- proxies ---------------------------------------------------------------------------------
@@ -116,7 +128,12 @@ class DerivedProxy(Protocol):
     """The proxies whose values it combines; the core measures them first."""
 
     def combine(self, values: dict, settings: dict) -> float:
-        """``values[part]`` -> this proxy's value; ``settings`` holds ``mu`` and ``sigma``."""
+        """``values[part]`` -> this proxy's value; ``settings`` holds ``mu`` and ``sigma`` (and ``reference``)."""
+
+    reference: Optional[int]
+    """Calibrate against this many architectures of the space, sampled with a fixed seed: the core
+    scores them under the same protocol and seed and passes ``settings["reference"][part]``, each
+    part's values over them, sorted."""
 
 
 class PopulationProxy(Protocol):
@@ -164,10 +181,13 @@ class Searcher(Protocol):
 
         ``evaluate(archs) -> scores`` scores a list at once (send a cycle's offspring together so an
         executor runs them in parallel); it de-duplicates, caches and may raise ``BudgetSpent``,
-        which the core catches. ``settings`` is ``swapfw.studies.search.SearchSettings``
-        (population, cycles, sample_size, mutations, crossover_prob, seed...). Draw randomness
-        only from ``rng`` so a checkpointed run replays exactly. Call ``on_cycle(best_score)``
-        once per cycle: it drives the progress bar and the checkpoint.
+        which the core catches. ``evaluate.known(arch)`` says whether an architecture is scored
+        already (propose new ones: the budget counts distinct architectures) and
+        ``evaluate.remaining`` how many the budget still allows (None: no budget). ``settings`` is
+        ``swapfw.studies.search.SearchSettings`` (population, cycles, sample_size, mutations,
+        crossover_prob, seed, budget...); ``cycles`` None means: until the budget is spent. Draw
+        randomness only from ``rng`` so a checkpointed run replays exactly. Call
+        ``on_cycle(best_score)`` once per cycle: it drives the progress bar and the checkpoint.
         """
 
 
@@ -224,11 +244,12 @@ KIND_PROTOCOLS: dict[str, type] = {"spaces": Space, "proxies": Proxy, "searchers
 # --- the check -------------------------------------------------------------------------------
 
 
-def protocol_for(kind: str, obj: Any) -> type:
-    """The protocol an object of ``kind`` must meet; a proxy's depends on what it declares."""
+def protocol_for(kind: str, obj: Any, configured: bool = False) -> type:
+    """The protocol an object of ``kind`` must meet; a proxy's depends on what it declares
+    (``configured``: the object a parametrised proxy's ``configure`` returned)."""
     if kind != "proxies":
         return KIND_PROTOCOLS[kind]
-    if hasattr(obj, "configure"):
+    if hasattr(obj, "configure") and not configured:
         return ParametrisedProxy
     if getattr(obj, "population", False):
         return PopulationProxy

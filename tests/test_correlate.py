@@ -198,7 +198,7 @@ def test_score_with_auto_mu_sigma_samples_the_space(monkeypatch):
     space = get("spaces", "nb201")
     sizes = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in space.sample(15, 0)]
     arch = space.sample(1, 7)[0]
-    result = score(f"nb201:{arch}", mu="auto", sigma="auto", build_options=dict(SMALL))
+    result = score(f"nb201:{arch}", mu="auto", sigma="auto", build_options=dict(SMALL), protocol="benchmark")
     assert result.mu == result.sigma == max(sizes) / 1e6
     assert result.regswap == pytest.approx(result.swap * regularise.size_factor(result.params, result.mu, result.sigma))
 

@@ -361,9 +361,12 @@ def test_build_accepts_explicit_defaults():
 
 
 def test_score_through_the_space():
-    result = swapfw.score(f"darts:{MIXED}", batch=4, build_options={"channels": 8, "layers": 5})
+    result = swapfw.score(f"darts:{MIXED}", batch=4, build_options={"channels": 8, "layers": 5}, protocol="benchmark")
     assert result.activation_sites > 0 and result.swap > 0
     assert result.params == params(space.build(MIXED, channels=8, layers=5))
+    # the default protocol scores a proxy network but reports the size of the network one trains
+    paper = swapfw.score(f"darts:{MIXED}", batch=4)
+    assert paper.params == params(space.build(MIXED, channels=36, layers=20))
 
 
 def test_cli_bad_arch_is_one_line_error(capsys):

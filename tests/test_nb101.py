@@ -2,7 +2,6 @@
 
 import collections
 import csv
-import hashlib
 import itertools
 import json
 import random
@@ -15,7 +14,7 @@ import swapfw
 from swapfw import plugins
 from swapfw.errors import SwapfwError
 from swapfw_plugins.spaces import nb101
-from swapfw_plugins.spaces.nb101 import OPS, Cell, NB101Network, NB101Space, Spec, vertex_channels
+from swapfw_plugins.spaces.nb101 import OPS, Cell, NB101Network, NB101Space, Spec, module_hash, vertex_channels
 
 DEV_CSV = Path(__file__).parents[2] / "shared" / "data" / "dev" / "nb101_cifar10.csv"
 C3, C1, MP = OPS
@@ -153,20 +152,6 @@ def test_format_refuses_what_parse_would_change():
 # --- isomorphism -----------------------------------------------------------------------------
 
 
-def wl_hash(spec: Spec) -> str:
-    """The benchmark's graph fingerprint (graph_util.hash_module, as documented in
-    generate_graphs.py): per vertex (out-degree, in-degree, label), refined V times with the sorted
-    hashes of in- and out-neighbours, then the sorted vertex hashes hashed together."""
-    n, m = spec.vertices, spec.matrix
-    labels = [-1] + [OPS.index(op) for op in spec.ops[1:-1]] + [-2]
-    md5 = lambda text: hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: E731
-    hashes = [md5(str((sum(m[v]), sum(m[u][v] for u in range(n)), labels[v]))) for v in range(n)]
-    for _ in range(n):
-        hashes = [md5("".join(sorted(hashes[u] for u in range(n) if m[u][v])) + "|"
-                      + "".join(sorted(hashes[w] for w in range(n) if m[v][w])) + "|" + hashes[v]) for v in range(n)]
-    return md5(str(sorted(hashes)))
-
-
 def relabel(spec: Spec, order) -> Spec:
     """``order[new] = old``; the caller keeps it topological."""
     return Spec(tuple(tuple(spec.matrix[a][b] for b in order) for a in order), tuple(spec.ops[v] for v in order))
@@ -248,7 +233,7 @@ def test_canonical_classes_are_the_hash_classes_and_the_first_generated_member()
             total += 1
             text = space.format(spec)
             canonical = space.canonical(text)
-            fingerprint = wl_hash(spec)
+            fingerprint = module_hash(spec)
             if fingerprint not in by_hash:
                 by_hash[fingerprint] = canonical
                 assert canonical == text  # the first of its class is the stored one
@@ -267,9 +252,9 @@ def test_canonical_agrees_with_the_hash_on_large_cells():
         spec = space.parse(text)
         for order in rng.sample(list(topological_orders(spec)), min(3, len(list(topological_orders(spec))))):
             other = relabel(spec, order)
-            assert wl_hash(other) == wl_hash(spec) and space.canonical(space.format(other)) == text
-        hashes.setdefault(wl_hash(spec), text)
-        assert hashes[wl_hash(spec)] == text  # distinct canonical strings never share a hash
+            assert module_hash(other) == module_hash(spec) and space.canonical(space.format(other)) == text
+        hashes.setdefault(module_hash(spec), text)
+        assert hashes[module_hash(spec)] == text  # distinct canonical strings never share a hash
 
 
 # --- the network -----------------------------------------------------------------------------

@@ -16,7 +16,8 @@ SMALL = {"channels": 4, "cells": 1}
 
 def settings(tmp_path, **kw):
     base = dict(space="nb201", population=6, cycles=4, sample_size=3, mutations=2, mu=0.02, sigma=0.02,
-                build_options=dict(SMALL), cache=str(tmp_path / "c.sqlite"))
+                build_options=dict(SMALL), cache=str(tmp_path / "c.sqlite"), protocol="benchmark", batch=16,
+                data="gaussian")
     base.update(kw)
     return SearchSettings(**base)
 

@@ -1,4 +1,8 @@
-"""Size proxies from the IR: ``params`` (parameter count) and ``flops`` (multiply-adds per sample)."""
+"""Size proxies from the IR: ``params`` (parameter count) and ``flops`` (multiply-adds per sample).
+
+Both describe the network the protocol sizes (``network.sized_params``, ``network.sized_ir``): the one the user trains,
+which is the scored network unless a protocol scores a smaller proxy of it.
+"""
 
 from swapfw import hookimpl
 
@@ -9,7 +13,7 @@ class Params:
     needs = frozenset()
 
     def score(self, network, batch, *, seed):
-        return network.ir.params
+        return network.sized_params
 
 
 class Flops:
@@ -18,7 +22,7 @@ class Flops:
     needs = frozenset()
 
     def score(self, network, batch, *, seed):
-        return network.ir.flops
+        return network.sized_ir.flops
 
 
 @hookimpl

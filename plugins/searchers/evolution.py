@@ -1,10 +1,17 @@
-"""Evolutionary searchers: ``swap-nas`` (the paper's Algorithm 1) and ``aging-evolution``.
+"""Evolutionary searchers: ``swap-nas`` (the paper's Algorithm 1, spending its budget on new
+architectures), ``swap-nas-paper`` (Algorithm 1 exactly as written) and ``aging-evolution``.
 
-Both work on any space through its ``sample``, ``mutate`` and ``crossover`` operators and
-report the population's best score after every cycle.
+All work on any space through its ``sample``, ``mutate`` and ``crossover`` operators and report
+the population's best score after every cycle. A search with ``--budget`` and no ``--cycles``
+runs until the budget of distinct architectures is spent.
 """
 
+import itertools
+
 from swapfw import hookimpl
+
+#: mutations tried per offspring before a searcher accepts one it has already scored
+FRESH_TRIES = 30
 
 
 def _mutate(space, arch, rng):
@@ -12,33 +19,69 @@ def _mutate(space, arch, rng):
     return space.mutate(arch, rng, kind=rng.choice(("op", "connectivity")))
 
 
-class SwapNas:
-    """Tournament of ``sample_size``; the parent is the best, or (with ``crossover_prob``) the
-    better child of a crossover of the best two; ``mutations`` mutated offspring; the best
-    offspring joins, the worst member leaves (elitism, not ageing)."""
+def _fresh_mutation(space, arch, rng, evaluate, taken: set):
+    """A mutation of ``arch`` not scored yet and not already proposed this cycle, if one turns up
+    within FRESH_TRIES draws; else the last draw (so a crowded neighbourhood cannot stall a cycle)."""
+    child = arch
+    for _ in range(FRESH_TRIES):
+        child = _mutate(space, arch, rng)
+        if not evaluate.known(child) and child not in taken:
+            break
+    taken.add(child)
+    return child
 
-    name = "swap-nas"
-    description = "SWAP-NAS evolution (Algorithm 1): tournament, crossover, mutation, remove the worst"
+
+def _cycles(settings):
+    """Cycle numbers: ``settings.cycles`` of them, or endless when the budget is what ends the search."""
+    return range(settings.cycles) if settings.cycles is not None else itertools.count()
+
+
+class SwapNasPaper:
+    """Algorithm 1 as the paper writes it: a tournament of ``sample_size``; the parent is the best,
+    or (with ``crossover_prob``) the better child of a crossover of the best two; ``mutations``
+    mutated offspring; the best offspring joins, the worst member leaves (elitism, not ageing).
+    Offspring may repeat architectures already scored (they cost no evaluation, but the cycle)."""
+
+    name = "swap-nas-paper"
+    description = "SWAP-NAS Algorithm 1 exactly as published: tournament, crossover, mutation, remove the worst"
+    fresh = False
 
     def run(self, space, evaluate, settings, rng, on_cycle):
         members = space.sample(settings.population, settings.seed)
         population = list(zip(members, evaluate(members)))
-        for _ in range(settings.cycles):
+        for _ in _cycles(settings):
             ranked = sorted(rng.sample(population, settings.sample_size), key=lambda m: m[1], reverse=True)
             parent = ranked[0][0]
             if len(ranked) > 1 and rng.random() < settings.crossover_prob:
                 children = list(space.crossover(ranked[0][0], ranked[1][0], rng))
                 parent = max(zip(children, evaluate(children)), key=lambda m: m[1])[0]
-            offspring = [_mutate(space, parent, rng) for _ in range(settings.mutations)]
+            offspring = self.offspring(space, parent, rng, evaluate, settings.mutations)
             population.append(max(zip(offspring, evaluate(offspring)), key=lambda m: m[1]))
             population.remove(min(population, key=lambda m: m[1]))
             on_cycle(max(score for _, score in population))
         return max(population, key=lambda m: m[1])
 
+    def offspring(self, space, parent, rng, evaluate, count):
+        if not self.fresh:
+            return [_mutate(space, parent, rng) for _ in range(count)]
+        taken: set = set()
+        return [_fresh_mutation(space, parent, rng, evaluate, taken) for _ in range(count)]
+
+
+class SwapNas(SwapNasPaper):
+    """Algorithm 1 with its offspring drawn among architectures not scored yet, so that every
+    evaluation of the budget looks at a new network (the paper's version re-proposes ones it has
+    seen, and a budget of cycles buys fewer distinct networks than random search would)."""
+
+    name = "swap-nas"
+    description = "SWAP-NAS Algorithm 1, offspring drawn among architectures not scored yet (default)"
+    fresh = True
+
 
 class AgingEvolution:
     """Regularised evolution (Real et al., 2019): the best of a tournament is mutated and the
-    child replaces the oldest member; the best ever seen is the answer."""
+    child replaces the oldest member; the best ever seen is the answer. Children are drawn among
+    architectures not scored yet where one turns up."""
 
     name = "aging-evolution"
     description = "regularised (aging) evolution, Real et al. 2019"
@@ -47,10 +90,10 @@ class AgingEvolution:
         members = space.sample(settings.population, settings.seed)
         population = list(zip(members, evaluate(members)))
         best = max(population, key=lambda m: m[1])
-        for _ in range(settings.cycles):
+        for _ in _cycles(settings):
             for _ in range(settings.mutations):  # the same number of evaluations per cycle as swap-nas
                 parent = max(rng.sample(population, settings.sample_size), key=lambda m: m[1])[0]
-                child = _mutate(space, parent, rng)
+                child = _fresh_mutation(space, parent, rng, evaluate, set())
                 population.append((child, evaluate([child])[0]))
                 population.pop(0)
                 best = max(best, population[-1], key=lambda m: m[1])
@@ -61,4 +104,5 @@ class AgingEvolution:
 @hookimpl
 def register_searchers(register):
     register(SwapNas())
+    register(SwapNasPaper())
     register(AgingEvolution())

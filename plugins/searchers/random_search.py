@@ -1,21 +1,28 @@
-"""``random``: random search with the evolutionary searchers' budget, the baseline to beat."""
+"""``random``: random search with the evolutionary searchers' budget, the baseline to beat.
+
+It scores distinct architectures only: ``population + cycles x mutations`` of them, or
+``--budget`` of them when the budget, not a count of cycles, ends the search.
+"""
 
 from swapfw import hookimpl
 
 
 class RandomSearch:
     name = "random"
-    description = "random search: population + cycles x mutations architectures, the best wins"
+    description = "random search: distinct architectures, as many as the others' budget, the best wins"
 
     def run(self, space, evaluate, settings, rng, on_cycle):
-        budget = settings.population + settings.cycles * settings.mutations
-        archs = space.sample(budget, settings.seed)
+        if settings.cycles is None:
+            total = settings.budget
+        else:
+            total = settings.population + settings.cycles * settings.mutations
+            total = min(total, settings.budget or total)
+        archs = space.sample(total, settings.seed)
         best = max(zip(archs[:settings.population], evaluate(archs[:settings.population])), key=lambda m: m[1])
         rest = archs[settings.population:]
-        for cycle in range(settings.cycles):
-            chunk = rest[cycle * settings.mutations:(cycle + 1) * settings.mutations]
-            if chunk:
-                best = max(best, *zip(chunk, evaluate(chunk)), key=lambda m: m[1])
+        for start in range(0, len(rest), settings.mutations):
+            chunk = rest[start:start + settings.mutations]
+            best = max(best, *zip(chunk, evaluate(chunk)), key=lambda m: m[1])
             on_cycle(best[1])
         return best
 

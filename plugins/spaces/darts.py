@@ -24,6 +24,7 @@ and build too.
 from __future__ import annotations
 
 import ast
+import json
 import math
 import random
 from typing import NamedTuple
@@ -33,6 +34,7 @@ import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
 from swapfw.operators import check_mutation_kind, check_sample_count
+from swapfw.scoring.presets import Preset
 
 #: DARTS ``PRIMITIVES``, in its order
 OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
@@ -287,12 +289,18 @@ class DartsNetwork(nn.Module):
     cell reads the outputs of the two cells before it. ``imagenet`` uses DARTS' 224x224 stems (an
     8x downsampling in three stride-2 convs) in place of the CIFAR 3x3 conv to ``3 * channels``.
     Returns the logits only (DARTS also returns the auxiliary logits, None at inference).
+    Without a ``stem`` both inputs of the first cell are the image, as in the SWAP authors'
+    scoring network (``Network(3, 10, 1, genotype)`` of pym1024/SWAP: one reduction cell).
     """
 
-    def __init__(self, genotype: Genotype, classes: int, channels: int, layers: int, imagenet: bool):
+    def __init__(self, genotype: Genotype, classes: int, channels: int, layers: int, imagenet: bool,
+                 stem: bool = True):
         super().__init__()
-        self.imagenet = imagenet
-        if imagenet:
+        self.imagenet, self.has_stem = imagenet, stem
+        if not stem:  # the SWAP authors' scoring network: the cells read the image itself
+            c_prev_prev = c_prev = 3
+            reduction_prev = False
+        elif imagenet:
             self.stem0 = nn.Sequential(
                 nn.Conv2d(3, channels // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(channels // 2),
                 nn.ReLU(),
@@ -321,7 +329,9 @@ class DartsNetwork(nn.Module):
         self.classifier = nn.Linear(c_prev, classes)
 
     def forward(self, x):
-        if self.imagenet:
+        if not self.has_stem:
+            s0 = s1 = x
+        elif self.imagenet:
             s0 = self.stem0(x)
             s1 = self.stem1(s0)
         else:
@@ -356,6 +366,22 @@ def _pair_count(node: int, distinct: bool) -> int:
     return math.comb(node, 2) if distinct else math.comb(node + 1, 2)
 
 
+#: the network regularisation sizes and params/flops describe: DARTS' CIFAR-10 evaluation network
+TRAINED = {"channels": 36, "layers": 20}
+
+#: scoring protocols (``swapfw protocols darts``), the default first
+PROTOCOLS = {
+    "paper": Preset("the SWAP authors' scoring network: one reduction cell at C=3 reading the image (no stem), "
+                    "16 image-like samples, mean of 8 initialisations",
+                    build={"channels": 3, "layers": 1, "stem": 0}, size_build=TRAINED, batch=16, repeats=8,
+                    data="imagelike"),
+    "reduced": Preset("the reduced DARTS network C=16 with 8 cells, 32 image-like samples",
+                      build={"channels": 16, "layers": 8}, size_build=TRAINED, batch=32, data="imagelike"),
+    "benchmark": Preset("DARTS' CIFAR-10 evaluation network (C=36, 20 cells), 32 image-like samples",
+                        build=TRAINED, batch=32, data="imagelike"),
+}
+
+
 class DartsSpace:
     """The DARTS / NAS-Bench-301 cell space.
 
@@ -367,6 +393,7 @@ class DartsSpace:
     description = "DARTS / NAS-Bench-301 cells: normal + reduction cell, 4 nodes x 2 (op, input) edges each"
     input_shape = INPUT_SHAPES["cifar"]
     ops = OPS
+    protocols = PROTOCOLS
 
     def __init__(self, sample_ops: tuple[str, ...] = SAMPLE_OPS):
         if not sample_ops or any(op not in OPS for op in sample_ops) or len(set(sample_ops)) != len(sample_ops):
@@ -396,7 +423,8 @@ class DartsSpace:
         return INPUT_SHAPES[_dataset(dataset)]
 
     def build(self, arch: str, *, classes: int | None = None, channels: int = 16, layers: int = 8,
-              dataset: str = "cifar", auxiliary: int = 0, drop_path: float = 0, **unknown) -> nn.Module:
+              dataset: str = "cifar", stem: int = 1, auxiliary: int = 0, drop_path: float = 0,
+              **unknown) -> nn.Module:
         """The DARTS network for ``arch``, randomly initialised.
 
         The defaults (``channels=16``, ``layers=8``) are the reduced network the SWAP paper scores
@@ -404,12 +432,14 @@ class DartsSpace:
         ``channels=36, layers=20`` (3.3M parameters for DARTS-V2), the ImageNet one
         ``dataset=imagenet, channels=48, layers=14, classes=1000`` (score it with
         ``--input-shape 3,224,224``); NAS-Bench-301 trained ``channels=32, layers=8``.
-        ``classes`` defaults to 10 (CIFAR) or 1000 (ImageNet). ``auxiliary`` and ``drop_path``
-        are training-time options of DARTS and must stay 0 here.
+        ``classes`` defaults to 10 (CIFAR) or 1000 (ImageNet). ``stem=0`` leaves the stem out, so
+        the first cell reads the image (the SWAP authors' scoring network is ``channels=3,
+        layers=1, stem=0``). ``auxiliary`` and ``drop_path`` are training-time options of DARTS
+        and must stay 0 here.
         """
         if unknown:
             raise SwapfwError(f"unknown DARTS build option(s) {', '.join(sorted(unknown))}; known: classes, "
-                              "channels, layers, dataset (cifar|imagenet), auxiliary (0), drop_path (0)")
+                              "channels, layers, dataset (cifar|imagenet), stem (0|1), auxiliary (0), drop_path (0)")
         dataset = _dataset(dataset)
         classes = DEFAULT_CLASSES[dataset] if classes is None else _positive("classes", classes)
         channels, layers = _positive("channels", channels), _positive("layers", layers)
@@ -419,7 +449,12 @@ class DartsSpace:
         if dataset == "imagenet" and channels % 2:
             raise SwapfwError(f"DARTS ImageNet channels must be even (its stem halves them and its first cell "
                               f"reduces them with a FactorizedReduce), got {channels}")
-        return DartsNetwork(parse_arch(arch), classes, channels, layers, imagenet=dataset == "imagenet")
+        if stem not in (0, 1):
+            raise SwapfwError(f"DARTS stem must be 0 (none: the cells read the image) or 1, got {stem!r}")
+        if not stem and dataset == "imagenet":
+            raise SwapfwError("DARTS stem=0 is for 32x32 inputs: the ImageNet network needs its stems to downsample")
+        return DartsNetwork(parse_arch(arch), classes, channels, layers, imagenet=dataset == "imagenet",
+                            stem=bool(stem))
 
     def sample(self, count: int, seed: int) -> list[str]:
         """``count`` distinct canonical archs, the same for the same seed.
@@ -476,6 +511,28 @@ class DartsSpace:
         return format_genotype(canonical_genotype(Genotype(tuple(cells["normal"]), CONCAT,
                                                            tuple(cells["reduce"]), CONCAT)))
 
+    #: encodings besides the genotype string
+    formats = ("nb301",)
+
+    def encode(self, arch: str, fmt: str) -> str:
+        """``nb301``: the NAS-Bench-301 configuration (JSON) its surrogate and dataset are keyed by."""
+        if fmt != "nb301":
+            raise SwapfwError(f"DARTS has no encoding {fmt!r} (known: nb301)")
+        return json.dumps(genotype_to_nb301(canonical_genotype(parse_arch(arch))), sort_keys=True)
+
+    def decode(self, value: str, fmt: str) -> str:
+        """The genotype of a NAS-Bench-301 configuration (a JSON object)."""
+        if fmt != "nb301":
+            raise SwapfwError(f"DARTS has no encoding {fmt!r} (known: nb301)")
+        try:
+            config = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            config = None
+        if not isinstance(config, dict):
+            raise SwapfwError(f"a NAS-Bench-301 configuration is a JSON object of {NB301_PREFIX}... keys, "
+                              f"not {_shown(value)}")
+        return format_genotype(canonical_genotype(nb301_to_genotype(config)))
+
     def crossover(self, a: str, b: str, rng: random.Random) -> tuple[str, str]:
         """Uniform crossover by node: for each cell and node the first child takes the node's two
         edges from a or b at random, the second child from the other parent."""
@@ -490,6 +547,60 @@ class DartsSpace:
                 two += (x if take else y)[k:k + 2]
             first[cell], second[cell] = tuple(one), tuple(two)
         return tuple(format_genotype(Genotype(c["normal"], CONCAT, c["reduce"], CONCAT)) for c in (first, second))
+
+
+#: prefix of the DARTS keys in a NAS-Bench-301 configuration (its ConfigSpace)
+NB301_PREFIX = "NetworkSelectorDatasetInfo:darts:"
+
+
+def genotype_to_nb301(genotype: Genotype) -> dict:
+    """The NAS-Bench-301 configuration of a genotype: ``edge_{cell}_{k}`` -> op, where edges are
+    numbered node by node (node 2: 0-1, node 3: 2-4, node 4: 5-8, node 5: 9-13, one per input), and
+    ``inputs_node_{cell}_{node}`` -> ``"i_j"`` for nodes 3-5. Needs two distinct inputs per node and
+    no ``none`` edge, as every NAS-Bench-301 architecture has."""
+    config = {}
+    for cell in CELLS:
+        edges, start = getattr(genotype, cell), 0
+        for k, node in enumerate(NODES):
+            pair = edges[2 * k:2 * k + 2]
+            if pair[0][1] == pair[1][1] or any(op == "none" for op, _ in pair):
+                raise SwapfwError(f"node {node} of the {cell} cell reads {pair!r}: NAS-Bench-301 configurations "
+                                  "need two distinct inputs per node and no 'none' edge")
+            config.update({f"{NB301_PREFIX}edge_{cell}_{start + source}": op for op, source in pair})
+            if node > 2:
+                config[f"{NB301_PREFIX}inputs_node_{cell}_{node}"] = "_".join(str(s) for s in sorted(p[1] for p in pair))
+            start += node
+    return config
+
+
+def nb301_to_genotype(config: dict) -> Genotype:
+    """Inverse of ``genotype_to_nb301``; keys of the configuration outside the DARTS cell are ignored."""
+    cells = {}
+    for cell in CELLS:
+        edges, start = [], 0
+        for node in NODES:
+            key = f"{NB301_PREFIX}inputs_node_{cell}_{node}"
+            inputs = (0, 1) if node == 2 else _config_inputs(config.get(key), key, node)
+            for source in inputs:
+                op = config.get(f"{NB301_PREFIX}edge_{cell}_{start + source}")
+                if op not in OPS:
+                    raise SwapfwError(f"NAS-Bench-301 configuration lacks a DARTS op for "
+                                      f"{NB301_PREFIX}edge_{cell}_{start + source}")
+                edges.append((op, source))
+            start += node
+        cells[cell] = tuple(edges)
+    return Genotype(cells["normal"], CONCAT, cells["reduce"], CONCAT)
+
+
+def _config_inputs(value, key: str, node: int) -> tuple[int, int]:
+    try:
+        first, second = (int(part) for part in str(value).split("_"))
+    except (TypeError, ValueError):
+        raise SwapfwError(f"NAS-Bench-301 configuration: {key} is {value!r}, not two inputs like '0_2'") from None
+    if not 0 <= first < second < node:
+        raise SwapfwError(f"NAS-Bench-301 configuration: {key} is {value!r}; node {node} reads two distinct "
+                          f"nodes below it")
+    return first, second
 
 
 def _dataset(dataset) -> str:

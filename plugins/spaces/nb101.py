@@ -22,6 +22,7 @@ the network whose ``trainable_parameters`` and accuracies the benchmark publishe
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import operator
@@ -33,6 +34,7 @@ import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
 from swapfw.operators import check_mutation_kind, check_sample_count
+from swapfw.scoring.presets import Preset
 
 INPUT, OUTPUT = "input", "output"
 #: the benchmark's ``available_ops``, in its order (the canonical labelling depends on it)
@@ -226,6 +228,22 @@ def representative(spec: Spec) -> Spec:
 
 
 @functools.lru_cache(maxsize=65536)
+def module_hash(spec: Spec) -> str:
+    """The benchmark's own hash of a cell (nasbench ``ModelSpec.hash_spec``): MD5 of a
+    Weisfeiler-Lehman refinement over (out-degree, in-degree, op label) per vertex, with the input
+    labelled -1, the output -2 and the ops by their index in ``OPS``; isomorphic cells share it."""
+    n = spec.vertices
+    labels = [-1] + [OPS.index(op) for op in spec.ops[1:-1]] + [-2]
+    ins = [sum(spec.matrix[w][v] for w in range(n)) for v in range(n)]
+    outs = [sum(spec.matrix[v]) for v in range(n)]
+    hashes = [hashlib.md5(str((outs[v], ins[v], labels[v])).encode()).hexdigest() for v in range(n)]
+    for _ in range(n):
+        hashes = [hashlib.md5(("".join(sorted(hashes[w] for w in range(n) if spec.matrix[w][v])) + "|" +
+                               "".join(sorted(hashes[w] for w in range(n) if spec.matrix[v][w])) + "|" +
+                               hashes[v]).encode()).hexdigest() for v in range(n)]
+    return hashlib.md5(str(sorted(hashes)).encode()).hexdigest()
+
+
 def canonical_arch(arch: str) -> str:
     """The benchmark's stored spec of ``arch``'s class, as compact JSON."""
     return _dumps(representative(parse_arch(arch)))
@@ -369,8 +387,19 @@ def _try(matrix, ops) -> Spec | None:
 UPPER = tuple((i, j) for j in range(MAX_VERTICES) for i in range(j))
 
 
+#: scoring protocols (``swapfw protocols nb101``), the default first; all sized as the benchmark network
+PROTOCOLS = {
+    "reduced": Preset("the cell in a network of 16 stem channels, one cell per stack, 16 image-like samples, mean "
+                      "of 4 initialisations", build={"channels": 16, "cells": 1}, size_build={}, batch=16, repeats=4,
+                      data="imagelike"),
+    "benchmark": Preset("the benchmark network (128 stem channels, 3 stacks x 3 cells), 32 image-like samples "
+                        "(16 saturate its 2^16 patterns)", batch=32, data="imagelike"),
+}
+
+
 class NB101Space:
     name = "nb101"
+    protocols = PROTOCOLS
     description = "NAS-Bench-101 cells: DAGs of <= 7 vertices and <= 9 edges over 3 ops, 423,624 archs"
     input_shape = (3, 32, 32)
     ops = OPS
@@ -403,6 +432,23 @@ class NB101Space:
         spec = representative(parse_arch(arch))
         return NB101Network(spec, _positive("classes", classes), _positive("channels", channels),
                             _positive("stacks", stacks), _positive("cells", cells))
+
+    #: encodings besides the spec: the benchmark's module hash (one way: a hash names a cell of the
+    #: benchmark's table, which is not here to look it up in)
+    formats = ("hash",)
+
+    def encode(self, arch: str, fmt: str) -> str:
+        """``hash``: the 32-character module hash the benchmark's dataset is keyed by."""
+        if fmt != "hash":
+            raise SwapfwError(f"NB101 has no encoding {fmt!r} (known: hash)")
+        return module_hash(parse_arch(arch))
+
+    def decode(self, value: str, fmt: str) -> str:
+        """Not invertible without the benchmark's table: a one-line error saying what to do instead."""
+        if fmt != "hash":
+            raise SwapfwError(f"NB101 has no encoding {fmt!r} (known: hash)")
+        raise SwapfwError(f"an NB101 module hash ({str(value)[:40]}) cannot be turned back into a cell without the "
+                          "benchmark's table: give the spec ({\"matrix\": ..., \"ops\": ...}) instead")
 
     def sample(self, count: int, seed: int) -> list[str]:
         """``count`` distinct canonical archs, the same for the same seed.

@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
 from swapfw.operators import check_mutation_kind, check_sample_count, mutate_edge, uniform_crossover
+from swapfw.scoring.presets import Preset
 
 #: the NB201 op set, in the benchmark's own order (its generation order depends on it)
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -84,6 +85,16 @@ def official_order() -> tuple[str, ...]:
     archs = [format_ops(ops) for ops in itertools.product(OPS, repeat=len(EDGES))]
     random.Random(OFFICIAL_SHUFFLE_SEED).shuffle(archs)
     return tuple(archs)
+
+
+#: NASLib's op order and edge order for NB201 op indices (naslib/search_spaces/nasbench201/conversions.py)
+NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+NASLIB_EDGES = ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
+
+
+@functools.cache
+def _official_index() -> dict[str, int]:
+    return {arch: index for index, arch in enumerate(official_order())}
 
 
 def _ops_of_number(number: int) -> tuple[str, ...]:
@@ -186,11 +197,26 @@ def _positive(name: str, value) -> int:
 # --- the plugin ------------------------------------------------------------------------------
 
 
+#: scoring protocols (``swapfw protocols nb201``), the default first; every one regularises and
+#: reports params/flops with the size of the benchmark network (C=16, N=5) that was trained
+PROTOCOLS = {
+    "tiny": Preset("the cell in a TinyNetwork of C=3, one cell per stage, 16 image-like samples, mean of 4 "
+                   "initialisations", build={"channels": 3, "cells": 1}, size_build={}, batch=16, repeats=4,
+                   data="imagelike"),
+    "small": Preset("the cell in a TinyNetwork of C=8, one cell per stage, 16 image-like samples, mean of 4 "
+                    "initialisations", build={"channels": 8, "cells": 1}, size_build={}, batch=16, repeats=4,
+                    data="imagelike"),
+    "benchmark": Preset("the benchmark network (C=16, N=5), 32 image-like samples (16 saturate its 2^16 patterns)",
+                        batch=32, data="imagelike"),
+}
+
+
 class NB201Space:
     name = "nb201"
     description = "NAS-Bench-201 cells: 6 edges x 5 ops, 15,625 archs"
     input_shape = (3, 32, 32)
     ops = OPS
+    protocols = PROTOCOLS
 
     def parse(self, arch: str) -> tuple[str, ...]:
         """The 6 op names in edge order (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2)."""
@@ -233,6 +259,38 @@ class NB201Space:
         """Uniform crossover: each edge of the first child comes from a or b, the second gets the other."""
         first, second = uniform_crossover(parse_arch(a), parse_arch(b), rng)
         return format_ops(first), format_ops(second)
+
+    #: encodings besides the string: the benchmark's index, NASLib's op indices
+    formats = ("index", "naslib")
+
+    def encode(self, arch: str, fmt: str) -> str:
+        """``index``: the official NB201 index; ``naslib``: NASLib's op-index tuple, e.g. ``(0, 0, 0, 0, 4, 3)``."""
+        ops = parse_arch(arch)
+        if fmt == "index":
+            return str(_official_index()[format_ops(ops)])
+        if fmt == "naslib":
+            return "(" + ", ".join(str(NASLIB_OPS.index(ops[EDGES.index(edge)])) for edge in NASLIB_EDGES) + ")"
+        raise SwapfwError(f"NB201 has no encoding {fmt!r} (known: {', '.join(self.formats)})")
+
+    def decode(self, value: str, fmt: str) -> str:
+        """The string of an ``index`` (0-15624) or of NASLib op indices (a tuple, or six digits as in
+        NAS-Bench-Suite-Zero's tables: ``000043``)."""
+        text = str(value).strip()
+        if fmt == "index":
+            if not text.isdigit() or (text.startswith("0") and text != "0") or not 0 <= int(text) < SIZE:
+                raise SwapfwError(f"an NB201 index is an integer from 0 to {SIZE - 1}, not {value!r}")
+            return official_order()[int(text)]
+        if fmt == "naslib":
+            digits = [d for d in text.strip("()[] ").replace(",", " ").split() if d] if "," in text or " " in text \
+                else list(text)
+            if len(digits) != len(EDGES) or any(d not in "01234" or len(d) != 1 for d in digits):
+                raise SwapfwError(f"NASLib NB201 op indices are six digits 0-4 (e.g. (0, 0, 0, 0, 4, 3) or 000043), "
+                                  f"not {value!r}")
+            ops = [None] * len(EDGES)
+            for edge, digit in zip(NASLIB_EDGES, digits):
+                ops[EDGES.index(edge)] = NASLIB_OPS[int(digit)]
+            return format_ops(ops)
+        raise SwapfwError(f"NB201 has no encoding {fmt!r} (known: {', '.join(self.formats)})")
 
 
 @hookimpl

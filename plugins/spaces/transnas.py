@@ -47,6 +47,7 @@ import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
 from swapfw.operators import check_mutation_kind, check_sample_count, mutate_edge, uniform_crossover
+from swapfw.scoring.presets import Preset
 
 BASE_CHANNELS = 64
 MICRO_SKELETON = "41414"
@@ -294,12 +295,12 @@ class BasicBlock(nn.Module):
 class Encoder(nn.Module):
     """The benchmark's MacroNet backbone: stem to 1/4 resolution, then two blocks per skeleton digit."""
 
-    def __init__(self, skeleton: tuple[int, ...], cell_ops: tuple[str, ...] | None):
+    def __init__(self, skeleton: tuple[int, ...], cell_ops: tuple[str, ...] | None, channels: int = BASE_CHANNELS):
         super().__init__()
-        half = BASE_CHANNELS // 2
+        half = max(1, channels // 2)
         self.stem = nn.Sequential(nn.Conv2d(3, half, 3, 2, 1, bias=False), nn.BatchNorm2d(half),
-                                  ReLUConvBN(half, BASE_CHANNELS, 3, 2))
-        stages, width = [], BASE_CHANNELS
+                                  ReLUConvBN(half, channels, 3, 2))
+        stages, width = [], channels
         for digit in skeleton:
             out = width * 2 if digit % 2 == 0 else width
             stride = 2 if digit > 2 else 1
@@ -310,7 +311,7 @@ class Encoder(nn.Module):
             stages.append(nn.Sequential(*blocks))
             width = out
         self.layers = nn.Sequential(*stages)
-        self.out_channels = width
+        self.out_channels, self.base_channels = width, channels
         self.downsamplings = sum(d > 2 for d in skeleton)
         for m in self.modules():  # the benchmark's _kaiming_init (swapfw's own init replaces it when scoring)
             if isinstance(m, nn.Conv2d):
@@ -376,9 +377,12 @@ class GenerativeDecoder(nn.Sequential):
     output has the input's size for any input divisible by 2**(2 + d).
     """
 
-    def __init__(self, cin: int, upsamplings: int):
+    def __init__(self, cin: int, upsamplings: int, scale: float = 1.0):
         if not 2 <= upsamplings <= 6:
             raise SwapfwError(f"the TransNAS-Bench-101 decoder upsamples 2 to 6 times, not {upsamplings}")
+
+        def w(width: int) -> int:  # the benchmark's widths, scaled with the encoder's base width
+            return max(1, round(width * scale))
 
         def leaky():
             return nn.LeakyReLU(0.2)
@@ -387,20 +391,20 @@ class GenerativeDecoder(nn.Sequential):
             return _deconv_layer(cin_, cout_) if up else _conv_layer(cin_, cout_, act=leaky())
 
         layers = [
-            ("conv1", _conv_layer(cin, 1024, act=leaky())),
-            ("conv2", _conv_layer(1024, 1024, act=leaky())),
-            ("conv3", up_or_conv(1024, 512, upsamplings == 6)),
-            ("conv4", _conv_layer(512, 512, act=leaky())),
-            ("conv5", up_or_conv(512, 256, upsamplings >= 5)),
-            ("conv6", _conv_layer(256, 128, act=leaky())),
-            ("conv7", up_or_conv(128, 64, upsamplings >= 4)),
-            ("conv8", _conv_layer(64, 64, act=leaky())),
-            ("conv9", up_or_conv(64, 32, upsamplings >= 3)),
-            ("conv10", _conv_layer(32, 32, act=leaky())),
-            ("conv11", _deconv_layer(32, 16)),
-            ("conv12", _conv_layer(16, 32, act=leaky())),
-            ("conv13", _deconv_layer(32, 16)),
-            ("conv14", _conv_layer(16, 3, norm=False, act=nn.Tanh())),
+            ("conv1", _conv_layer(cin, w(1024), act=leaky())),
+            ("conv2", _conv_layer(w(1024), w(1024), act=leaky())),
+            ("conv3", up_or_conv(w(1024), w(512), upsamplings == 6)),
+            ("conv4", _conv_layer(w(512), w(512), act=leaky())),
+            ("conv5", up_or_conv(w(512), w(256), upsamplings >= 5)),
+            ("conv6", _conv_layer(w(256), w(128), act=leaky())),
+            ("conv7", up_or_conv(w(128), w(64), upsamplings >= 4)),
+            ("conv8", _conv_layer(w(64), w(64), act=leaky())),
+            ("conv9", up_or_conv(w(64), w(32), upsamplings >= 3)),
+            ("conv10", _conv_layer(w(32), w(32), act=leaky())),
+            ("conv11", _deconv_layer(w(32), w(16))),
+            ("conv12", _conv_layer(w(16), w(32), act=leaky())),
+            ("conv13", _deconv_layer(w(32), w(16))),
+            ("conv14", _conv_layer(w(16), 3, norm=False, act=nn.Tanh())),
         ]
         super().__init__(OrderedDict(layers))
 
@@ -411,15 +415,16 @@ class Autoencoder(nn.Module):
     def __init__(self, encoder: Encoder):
         super().__init__()
         self.encoder = encoder
-        self.decoder = GenerativeDecoder(encoder.out_channels, 2 + encoder.downsamplings)
+        self.decoder = GenerativeDecoder(encoder.out_channels, 2 + encoder.downsamplings,
+                                         encoder.base_channels / BASE_CHANNELS)
 
     def forward(self, x):
         return self.decoder(self.encoder(x))
 
 
 def build_network(skeleton: tuple[int, ...], cell_ops: tuple[str, ...] | None, task: str,
-                  classes: int | None) -> nn.Module:
-    encoder = Encoder(skeleton, cell_ops)
+                  classes: int | None, channels: int = BASE_CHANNELS) -> nn.Module:
+    encoder = Encoder(skeleton, cell_ops, channels)
     if task == "autoencoder":
         return Autoencoder(encoder)
     if task == "jigsaw":
@@ -442,6 +447,24 @@ def _task_options(space: str, task, classes) -> tuple[str, int | None]:
     return task, classes
 
 
+def _width(channels) -> int:
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 2:
+        raise SwapfwError(f"TransNAS-Bench-101 channels must be an integer of at least 2, got {channels!r}")
+    return channels
+
+
+#: scoring protocols (``swapfw protocols transnas-micro``), the default first: all at 64x64 (the
+#: images here are 32x32 CIFAR-10; the benchmark's Taskonomy images are 256x256), sized as the
+#: benchmark network
+PROTOCOLS = {
+    "benchmark": Preset("the benchmark network at 64x64 (jigsaw: tiles of 21x21), 16 image-like "
+                        "samples", batch=16, data="imagelike", input_shape=(3, 64, 64)),
+    "narrow": Preset("the network at base width 16 instead of 64, 64x64, 16 image-like samples, mean of 4 "
+                     "initialisations", build={"channels": 16}, size_build={}, batch=16, repeats=4,
+                     data="imagelike", input_shape=(3, 64, 64)),
+}
+
+
 # --- the plugins -----------------------------------------------------------------------------
 
 
@@ -451,6 +474,7 @@ class TransNASMicroSpace:
     description = "TransNAS-Bench-101 cell space: skeleton 64-41414, 6 edges x 4 ops, 4,096 archs"
     input_shape = (3, 256, 256)
     ops = MICRO_OPS
+    protocols = PROTOCOLS
 
     def parse(self, arch: str) -> tuple[str, ...]:
         """The 6 op names in edge order (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2)."""
@@ -468,11 +492,13 @@ class TransNASMicroSpace:
         256 pairs stay apart because the benchmark trained and lists both."""
         return format_micro(parse_micro(arch))
 
-    def build(self, arch: str, *, task: str = "class_object", classes: int | None = None) -> nn.Module:
-        """The exact benchmark network for ``task``, randomly initialised (as the benchmark does)."""
+    def build(self, arch: str, *, task: str = "class_object", classes: int | None = None,
+              channels: int = BASE_CHANNELS) -> nn.Module:
+        """The exact benchmark network for ``task``, randomly initialised (as the benchmark does);
+        ``channels`` narrows the base width (64) for a cheaper scoring network, the decoder with it."""
         cell = parse_micro(arch)
         task, classes = _task_options("micro", task, classes)
-        return build_network(tuple(int(d) for d in MICRO_SKELETON), cell, task, classes)
+        return build_network(tuple(int(d) for d in MICRO_SKELETON), cell, task, classes, _width(channels))
 
     def enumerate(self) -> list[str]:
         """All 4,096 cells, the digits counting up from 0_00_000 (edge order, first edge most significant)."""
@@ -495,6 +521,22 @@ class TransNASMicroSpace:
         first, second = uniform_crossover(parse_micro(a), parse_micro(b), rng)
         return format_micro(first), format_micro(second)
 
+    #: NASLib's op indices (naslib/search_spaces/transbench101): the six edge digits, in string order
+    formats = ("naslib",)
+
+    def encode(self, arch: str, fmt: str) -> str:
+        """``naslib``: the op-index tuple, e.g. ``(1, 3, 2, 2, 3, 3)``."""
+        _naslib_only("micro", fmt)
+        return "(" + ", ".join(str(MICRO_OPS.index(op)) for op in parse_micro(arch)) + ")"
+
+    def decode(self, value: str, fmt: str) -> str:
+        """The string of NASLib op indices (a tuple or six digits)."""
+        _naslib_only("micro", fmt)
+        digits = _digits(value)
+        if len(digits) != len(EDGES) or any(d > 3 for d in digits):
+            raise SwapfwError(f"NASLib TransNAS micro op indices are six digits 0-3, not {value!r}")
+        return format_micro([MICRO_OPS[d] for d in digits])
+
 
 class TransNASMacroSpace:
     name = "transnas-macro"
@@ -502,6 +544,7 @@ class TransNASMacroSpace:
     description = "TransNAS-Bench-101 macro space: 4-6 stages of ResNet blocks, 3,256 archs"
     input_shape = (3, 256, 256)
     ops = MACRO_OPS
+    protocols = PROTOCOLS
 
     def parse(self, arch: str) -> tuple[int, ...]:
         """The stage digits: 1 plain, 2 double channels, 3 stride 2, 4 both (``ops[digit - 1]``)."""
@@ -515,11 +558,13 @@ class TransNASMacroSpace:
         """The normalised string; every valid skeleton is a different network, so nothing merges."""
         return format_macro(parse_macro(arch))
 
-    def build(self, arch: str, *, task: str = "class_object", classes: int | None = None) -> nn.Module:
-        """The exact benchmark network for ``task``, randomly initialised (as the benchmark does)."""
+    def build(self, arch: str, *, task: str = "class_object", classes: int | None = None,
+              channels: int = BASE_CHANNELS) -> nn.Module:
+        """The exact benchmark network for ``task``, randomly initialised (as the benchmark does);
+        ``channels`` narrows the base width (64) for a cheaper scoring network, the decoder with it."""
         skeleton = parse_macro(arch)
         task, classes = _task_options("macro", task, classes)
-        return build_network(skeleton, None, task, classes)
+        return build_network(skeleton, None, task, classes, _width(channels))
 
     def enumerate(self) -> list[str]:
         """All 3,256 skeletons: by length, then in numeric order."""
@@ -568,6 +613,36 @@ class TransNASMacroSpace:
             return format_macro(pa), format_macro(pb)
         c, d = rng.choice(pairs)
         return format_macro(c), format_macro(d)
+
+    #: NASLib's op indices: the skeleton digits padded with zeros to six
+    formats = ("naslib",)
+
+    def encode(self, arch: str, fmt: str) -> str:
+        """``naslib``: e.g. ``(4, 1, 4, 1, 4, 0)`` for ``64-41414-basic``."""
+        _naslib_only("macro", fmt)
+        digits = parse_macro(arch)
+        return "(" + ", ".join(map(str, digits + (0,) * (max(MACRO_LENGTHS) - len(digits)))) + ")"
+
+    def decode(self, value: str, fmt: str) -> str:
+        """The string of NASLib op indices: six digits 0-4, the zeros (missing stages) last."""
+        _naslib_only("macro", fmt)
+        digits = _digits(value)
+        if len(digits) != max(MACRO_LENGTHS) or any(d > 4 for d in digits) or \
+                any(d and not all(digits[:i]) for i, d in enumerate(digits)):
+            raise SwapfwError(f"NASLib TransNAS macro op indices are six digits 0-4, zeros last, not {value!r}")
+        return format_macro(tuple(d for d in digits if d))
+
+
+def _naslib_only(level: str, fmt: str) -> None:
+    if fmt != "naslib":
+        raise SwapfwError(f"TransNAS-Bench-101 {level} has no encoding {fmt!r} (known: naslib)")
+
+
+def _digits(value) -> list[int]:
+    """``(1, 3, 2)``, ``[1, 3, 2]`` or ``132`` -> [1, 3, 2]; a non-digit gives a list that fails the checks."""
+    text = str(value).strip().strip("()[] ")
+    parts = text.replace(",", " ").split() if ("," in text or " " in text) else list(text)
+    return [int(p) if p.isdigit() and len(p) == 1 else 99 for p in parts]
 
 
 @hookimpl

@@ -29,6 +29,7 @@ class Task:
     repeats: int = 1
     binariser: str | None = None
     build_options: tuple[tuple[str, object], ...] = ()  # sorted items: hashable and picklable
+    size_options: tuple[tuple[str, object], ...] | None = None  # the sized network's; None: the scored one
 
     def without(self, done) -> "Task":
         """The same task for the proxies not in ``done``."""
@@ -65,6 +66,7 @@ def run_task(task: Task) -> TaskResult:
         batch = task_batch(task.data, task.batch, tuple(task.input_shape), task.seed)
         network = prepare(f"{task.space}:{task.arch}", input_shape=task.input_shape, seed=task.seed,
                           device=task.device, binariser=task.binariser, build_options=dict(task.build_options),
+                          size_options=None if task.size_options is None else dict(task.size_options),
                           settings={"repeats": task.repeats})
     except Exception as exc:  # the whole task failed: every proxy reports it
         result.errors = {p: error_line(exc) for p in task.proxies}

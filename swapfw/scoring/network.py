@@ -7,6 +7,7 @@ synflow, ...) also work on a model with no activation to score.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -31,6 +32,7 @@ class Network:
     settings: dict = field(default_factory=dict)  # protocol settings proxies may read (mu, sigma, repeats)
     memo: dict = field(default_factory=dict)  # results shared between proxies on the same batch
     binariser: str | None = None  # --binariser: serve every site it handles
+    size_options: dict | None = None  # build options of the network params/flops describe; None: this one
 
     @functools.cached_property
     def binding(self) -> Binding:
@@ -41,6 +43,29 @@ class Network:
     def probe(self) -> Probe:
         """The instrumented model, built once: rewriting the fx graph costs more than a small forward."""
         return Probe(self.ir, self.binding.points)
+
+    @functools.cached_property
+    def _sized(self) -> LoadedModel:
+        """The network the protocol sizes (the one the user trains), on the meta device: shapes only."""
+        with torch.device("meta"):
+            return load_model(self.loaded.source, self.size_options)
+
+    @property
+    def sized_params(self) -> int:
+        """Parameters of the network the protocol sizes, for ``params`` and the regulariser."""
+        if self.size_options is None:
+            return self.ir.params
+        return sum(p.numel() for p in self._sized.module.parameters())
+
+    @functools.cached_property
+    def sized_ir(self) -> ModelIR:
+        """The IR of the network the protocol sizes (for its FLOPs); traced on the meta device when
+        it is not the scored network."""
+        if self.size_options is None:
+            return self.ir
+        shape = resolve_input_shape(self._sized.input_shape, None, self._sized.default_shape)
+        with torch.device("meta"):
+            return build_ir(self._sized.module, torch.empty((2, *shape)))
 
     @property
     def module(self) -> nn.Module:
@@ -56,8 +81,13 @@ class Network:
 
 
 def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, device: str = "cpu",
-            binariser: str | None = None, build_options: dict | None = None, settings: dict | None = None) -> Network:
-    """Load, initialise, trace and bind a model; the one-way path import -> IR -> binding."""
+            binariser: str | None = None, build_options: dict | None = None, size_options: dict | None = None,
+            settings: dict | None = None) -> Network:
+    """Load, initialise, trace and bind a model; the one-way path import -> IR -> binding.
+
+    ``size_options``: build options of the network ``params``, ``flops`` and the regulariser
+    describe, where a protocol scores a smaller proxy network (a SPACE:ARCH model only).
+    """
     loaded = load_model(model, build_options)
     shape = resolve_input_shape(loaded.input_shape, input_shape, loaded.default_shape)
     initialise(loaded.module, init, seed)
@@ -66,7 +96,17 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
     example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(seed)).to(dev)
     ir = build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx")
     settings = dict(settings or {}, init=init)
-    return Network(loaded, ir, dev, settings, binariser=binariser)
+    if size_options is not None and loaded.origin != "space":
+        raise SwapfwError("size options describe a search space's network: they apply to SPACE:ARCH models only")
+    return Network(loaded, ir, dev, settings, binariser=binariser, size_options=size_options)
+
+
+def space_of(model):
+    """The search space of a ``SPACE:ARCH`` model source, else None."""
+    if not isinstance(model, str) or model.lower().endswith(".onnx") or os.path.exists(model):
+        return None
+    prefix, sep, _ = model.partition(":")
+    return get_registry().entries["spaces"][prefix].obj if sep and prefix in get_registry().entries["spaces"] else None
 
 
 def _device(name: str) -> torch.device:

@@ -33,7 +33,7 @@ def proxy_entry(name: str) -> Entry:
     if configure is None:
         raise SwapfwError(f"proxy {base!r} takes no argument (got {name!r})")
     configured = call(entry, "configure", argument)
-    problems = contracts.check(contracts.protocol_for("proxies", configured), configured)
+    problems = contracts.check(contracts.protocol_for("proxies", configured, configured=True), configured)
     if problems:
         raise SwapfwError(f"proxy {name!r} ({entry.distribution}): its configured object {'; '.join(problems)}")
     return dataclasses.replace(entry, name=name, obj=configured)
@@ -83,36 +83,59 @@ def proxy_plan(names: list[str]) -> tuple[list[str], list[str]]:
     return measured, derived
 
 
-def combine(name: str, values: dict, mu, sigma) -> float:
-    """A per-network derived proxy's value from its parts' values; NaN where a part is not finite."""
+def reference_size(name: str) -> int | None:
+    """How many architectures of the space a calibrated proxy is measured against (None: it is not)."""
+    return getattr(proxy_entry(name).obj, "reference", None)
+
+
+def calibrated(derived: list[str]) -> list[str]:
+    """The proxies among ``derived`` that need a reference sample of the space."""
+    return [name for name in derived if reference_size(name)]
+
+
+def _settings(name: str, entry: Entry, mu, sigma, references: dict | None) -> dict:
+    settings = {"mu": mu, "sigma": sigma}
+    if getattr(entry.obj, "reference", None):
+        if not references or name not in references:
+            raise SwapfwError(f"proxy {name!r} compares each part with a reference sample of the space, which was "
+                              "not measured (score it through swapfw score, correlate or search)")
+        settings["reference"] = references[name]
+    return settings
+
+
+def combine(name: str, values: dict, mu, sigma, references: dict | None = None) -> float:
+    """A per-network derived proxy's value from its parts' values; NaN where a part is not finite.
+
+    ``references[name][part]``: the sorted values of the part over the space's reference sample,
+    for a calibrated proxy.
+    """
     entry = proxy_entry(name)
     parts = {p: values[p] for p in entry.obj.derived_from}
     if any(not math.isfinite(v) for v in parts.values()):
         return math.nan
-    return float(call(entry, "combine", parts, {"mu": mu, "sigma": sigma}))
+    return float(call(entry, "combine", parts, _settings(name, entry, mu, sigma, references)))
 
 
-def derive(values: dict, derived: list[str], mu, sigma) -> dict:
+def derive(values: dict, derived: list[str], mu, sigma, references: dict | None = None) -> dict:
     """One network's values with its per-network derived proxies added, parts first."""
     out = dict(values)
     for name in derived:
-        out[name] = combine(name, out, mu, sigma)
+        out[name] = combine(name, out, mu, sigma, references)
     return out
 
 
-def combine_columns(name: str, columns: dict[str, list[float]], mu, sigma) -> list[float]:
+def combine_columns(name: str, columns: dict[str, list[float]], mu, sigma, references: dict | None = None) -> list[float]:
     """A derived proxy over many architectures: per network, or across them for population proxies."""
     entry = proxy_entry(name)
     parts = {p: columns[p] for p in entry.obj.derived_from}
-    settings = {"mu": mu, "sigma": sigma}
     if getattr(entry.obj, "population", False):
-        out = [float(v) for v in call(entry, "combine_population", parts, settings)]
+        out = [float(v) for v in call(entry, "combine_population", parts, {"mu": mu, "sigma": sigma})]
         if len(out) != len(next(iter(parts.values()))):
             raise SwapfwError(f"proxy {name!r} returned {len(out)} values for "
                               f"{len(next(iter(parts.values())))} architectures")
         return out
     rows = range(len(next(iter(parts.values()))))
-    return [combine(name, {p: parts[p][i] for p in parts}, mu, sigma) for i in rows]
+    return [combine(name, {p: parts[p][i] for p in parts}, mu, sigma, references) for i in rows]
 
 
 def needs_targets(names: list[str]) -> list[str]:
@@ -132,10 +155,36 @@ def run_proxy(name: str, network, batch, seed: int) -> float:
     parts = getattr(entry.obj, "derived_from", None)
     if parts:
         values = {part: run_proxy(part, network, batch, seed) for part in parts}
-        value = call(entry, "combine", values, network.settings)
+        settings = dict(network.settings)
+        if getattr(entry.obj, "reference", None):
+            settings["reference"] = _reference_for(name, network, seed)
+        value = call(entry, "combine", values, settings)
     else:
         value = call(entry, "score", network, batch, seed=seed)
     try:
         return float(value)
     except (TypeError, ValueError):
         raise SwapfwError(f"proxy {name!r} returned {value!r}, not a number") from None
+
+
+#: measures a calibrated proxy's reference sample for one network's protocol: fn(name, network, seed)
+#: -> {part: sorted values}; set by ``swapfw.studies.reference`` (it needs the cache and an executor,
+#: which live downstream of scoring)
+_reference_provider = None
+
+
+def set_reference_provider(provider) -> None:
+    global _reference_provider
+    _reference_provider = provider
+
+
+def _reference_for(name: str, network, seed: int) -> dict:
+    known = network.settings.get("references", {})
+    if name in known:
+        return known[name]
+    if _reference_provider is None:
+        raise SwapfwError(f"proxy {name!r} compares each part with a reference sample of the space; "
+                          "import swapfw.studies.reference to measure it")
+    known = network.settings.setdefault("references", {})
+    known[name] = _reference_provider(name, network, seed)
+    return known[name]

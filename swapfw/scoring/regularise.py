@@ -65,14 +65,14 @@ def space_sizes(space, build_options: dict | None = None, samples: int | None = 
     samples = samples or AUTO_SAMPLES
     key = (space.name, tuple(sorted((build_options or {}).items())), samples, seed)
     if key not in _space_sizes:
-        _space_sizes[key] = [_params(space, arch, build_options or {}) for arch in space.sample(samples, seed)]
+        _space_sizes[key] = [space_params(space, arch, build_options or {}) for arch in space.sample(samples, seed)]
     return _space_sizes[key]
 
 
 _space_sizes: dict[tuple, list[int]] = {}
 
 
-def _params(space, arch: str, build_options: dict) -> int:
+def space_params(space, arch: str, build_options: dict) -> int:
     """Parameter count of one architecture, built on the meta device where the builder allows
     (shapes only: no memory, no initialisation), else built for real."""
     try:

@@ -12,17 +12,18 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import SwapfwError
 from ..patterns.count import saturation_note
+from . import presets
 from .data import load_batch
-from .network import measure_patterns, prepare
+from .network import measure_patterns, prepare, space_of
 from .proxies import combine, run_proxy
 from .regularise import parse_mu_sigma, resolve_mu_sigma
 
 
 @dataclass
 class ScoreResult:
-    swap: int
+    swap: float  # an integer count; the mean over re-initialisations when repeats > 1
     regswap: float | None
-    standard_patterns: int
+    standard_patterns: float
     params: int
     flops: int
     activation_sites: int
@@ -41,6 +42,8 @@ class ScoreResult:
     source: str = ""
     note: str = ""
     proxies: dict[str, float] = field(default_factory=dict)
+    protocol: str | None = None  # the space's protocol a SPACE:ARCH model was scored under
+    repeats: int = 1
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -48,28 +51,52 @@ class ScoreResult:
         return out
 
 
-def score(model, *, data: str = "gaussian", batch: int = 16, input_shape=None, seed: int = 0,
+def score(model, *, data: str | None = None, batch: int | None = None, input_shape=None, seed: int = 0,
           device: str = "cpu", init: str = "random", mu=None, sigma=None, binariser: str | None = None,
-          proxies: tuple[str, ...] = (), build_options: dict | None = None) -> ScoreResult:
-    """Score a model: an .onnx path, ``package.module:callable``, ``SPACE:ARCH`` or an nn.Module."""
+          proxies: tuple[str, ...] = (), build_options: dict | None = None, protocol: str | None = None,
+          repeats: int | None = None) -> ScoreResult:
+    """Score a model: an .onnx path, ``package.module:callable``, ``SPACE:ARCH`` or an nn.Module.
+
+    A ``SPACE:ARCH`` model is scored under one of its space's protocols (``protocol``, default
+    the space's first); ``data``, ``batch``, ``repeats``, ``input_shape`` and ``build_options``
+    override its fields. Other models default to 16 Gaussian samples and one initialisation.
+    """
     start = time.perf_counter()
     mu, sigma = parse_mu_sigma(mu), parse_mu_sigma(sigma)
     if (mu is None) != (sigma is None):
         raise SwapfwError("regularised SWAP needs both --mu and --sigma")
+    space = space_of(model)
+    if space is not None:
+        chosen = presets.resolve(space, protocol, build_options=build_options, batch=batch, repeats=repeats,
+                                 data=data, input_shape=input_shape)
+        build_options, size_options = chosen.build_options, chosen.size_options
+        data, batch, repeats, input_shape = chosen.data, chosen.batch, chosen.repeats, chosen.input_shape
+        protocol = chosen.name
+    else:
+        if protocol is not None:
+            raise SwapfwError("--protocol names a search space's scoring protocol: it applies to SPACE:ARCH models")
+        data = "gaussian" if data is None else data
+        batch, repeats, size_options = 16 if batch is None else batch, 1 if repeats is None else repeats, None
+    settings = {"repeats": repeats}
+    if space is not None:  # what a calibrated proxy's reference sample is scored under
+        settings["scoring"] = {"space": space.name, "protocol": protocol, "data": data, "batch": batch,
+                               "repeats": repeats, "build_options": build_options, "input_shape": input_shape,
+                               "binariser": binariser, "device": device}
     network = prepare(model, input_shape=input_shape, init=init, seed=seed, device=device, binariser=binariser,
-                      build_options=build_options)
-    mu, sigma = resolve_mu_sigma(mu, sigma, network.loaded.space, build_options)
+                      build_options=build_options, size_options=size_options, settings=settings)
+    mu, sigma = resolve_mu_sigma(mu, sigma, network.loaded.space, build_options if size_options is None else size_options)
     network.settings.update(mu=mu, sigma=sigma)
     inputs = load_batch(data, batch, network.input_shape, seed)
-    counts = measure_patterns(network, inputs.inputs, seed=seed)
-    params = network.ir.params
+    counts = measure_patterns(network, inputs.inputs, seed=seed, repeats=repeats)
+    params = network.sized_params
     regswap = combine("regswap", {"swap": counts.swap, "params": params}, mu, sigma) if mu is not None else None
     extra = {name: run_proxy(name, network, inputs, seed) for name in proxies}
     note = "; ".join(filter(None, [network.ir.note, saturation_note([counts.swap], batch)]))
     return ScoreResult(
-        swap=int(counts.swap), regswap=regswap, standard_patterns=int(counts.standard_patterns),
-        params=params, flops=network.ir.flops, activation_sites=len(network.ir.sites),
+        swap=counts.swap if repeats > 1 else int(counts.swap), regswap=regswap,
+        standard_patterns=counts.standard_patterns if repeats > 1 else int(counts.standard_patterns),
+        params=params, flops=network.sized_ir.flops, activation_sites=len(network.ir.sites),
         values=counts.values, samples=int(inputs.inputs.shape[0]), binarisers=network.binding.by_kind,
         unhandled_sites=network.binding.unhandled, seconds=time.perf_counter() - start, seed=seed,
         mu=mu, sigma=sigma, input_shape=network.input_shape, data=inputs.source, device=str(network.device),
-        init=init, source=network.loaded.source, note=note, proxies=extra)
+        init=init, source=network.loaded.source, note=note, proxies=extra, protocol=protocol, repeats=repeats)

@@ -22,13 +22,14 @@ from ..running.executors import ExecutorSpec, open_pool
 from ..scoring.proxies import combine_columns, expand, proxy_plan
 from ..scoring.regularise import fill_auto, parse_mu_sigma
 from ..version import __version__
+from . import reference
 from .cache import ScoreCache
-from .evaluate import NoCache, Protocol, Scorer
+from .evaluate import NoCache, Scorer, ScoringSettings, resolve
 from .truth import Truth, load_truth
 
 
 @dataclass(kw_only=True)
-class CorrelateSettings(Protocol):
+class CorrelateSettings(ScoringSettings):
     """A scoring protocol (space, data, batch, ...) plus what to correlate with what."""
 
     truth: str
@@ -37,6 +38,7 @@ class CorrelateSettings(Protocol):
     samples: int = 1000
     seeds: list[int] = field(default_factory=lambda: [0])
     arch_column: str | None = None
+    arch_format: str = "arch"  # the truth table's encoding of architectures (swapfw convert SPACE --help)
     mu: float | str = "auto"
     sigma: float | str = "auto"
     cache: str | None = None  # None: the default cache file; "" : no cache
@@ -63,9 +65,10 @@ class Correlation:
 
     def __init__(self, settings: CorrelateSettings):
         settings.proxies = expand(settings.proxies)
-        self.settings = settings
+        settings = self.settings = resolve(settings)
         self.space = get_registry().get("spaces", settings.space)
-        self.truth = load_truth(settings.truth, settings.metric, self.space, settings.arch_column)
+        self.truth = load_truth(settings.truth, settings.metric, self.space, settings.arch_column,
+                                settings.arch_format)
         self.measured, self.derived = proxy_plan(settings.proxies)
         self.mu, self.sigma = parse_mu_sigma(settings.mu), parse_mu_sigma(settings.sigma)
         self.samples = {seed: _choose(self.truth, settings.samples, seed) for seed in settings.seeds}
@@ -94,7 +97,7 @@ class Correlation:
                     for proxy, spent in scorer.seconds.items():
                         seconds[proxy] = seconds.get(proxy, 0.0) + spent
                     failed += [{"seed": seed, **asdict(f)} for f in scorer.failures]
-                    per_seed.append(self._correlate_seed(seed, archs, values))
+                    per_seed.append(self._correlate_seed(seed, archs, values, cache, pool))
                 workers = pool.workers
         finally:
             cache.close()
@@ -106,11 +109,12 @@ class Correlation:
                                    f"them), e.g. {failed[0]['arch']} {failed[0]['proxy']}: {failed[0]['error']}")
         return report
 
-    def _correlate_seed(self, seed: int, archs: list[str], values: dict) -> dict:
+    def _correlate_seed(self, seed: int, archs: list[str], values: dict, cache, pool) -> dict:
         """Derived proxies from measured ones, then the correlations; truth is read only here."""
         mu, sigma = _regularisation(self.mu, self.sigma, values.get("params"), self.derived)
+        references = reference.measure(self.settings, self.derived, cache, pool, mu, sigma)
         for name in self.derived:
-            values[name] = combine_columns(name, values, mu, sigma)
+            values[name] = combine_columns(name, values, mu, sigma, references)
         targets = [self.truth.values[a] for a in archs]
         names = self.settings.proxies
         swaps = [v for v in values.get("swap", []) if math.isfinite(v)]
@@ -142,8 +146,9 @@ def _report(settings: CorrelateSettings, truth: Truth, per_seed: list[dict], sec
                          "kendall_std": _std(tau), "seconds": round(seconds.get(name, 0.0), 3),
                          "not_finite": sum(s["correlations"][name][2] for s in per_seed)}
     return {"space": settings.space, "truth": settings.truth, "metric": settings.metric, "samples": settings.samples,
-            "seeds": list(settings.seeds), "proxies": proxies, "data": settings.data, "batch": settings.batch,
-            "repeats": settings.repeats, "build_options": settings.build_options,
+            "seeds": list(settings.seeds), "proxies": proxies, "protocol": settings.protocol, "data": settings.data,
+            "batch": settings.batch, "repeats": settings.repeats, "build_options": settings.build_options,
+            "size_options": settings.size_options,
             "mu": [s["mu"] for s in per_seed], "sigma": [s["sigma"] for s in per_seed],
             "cached_values": cached, "wall_seconds": round(wall, 2), "version": __version__,
             "notes": _notes(settings, truth) + _saturation(per_seed, settings.batch), "per_seed": per_seed}

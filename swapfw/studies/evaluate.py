@@ -1,14 +1,15 @@
 """Score architectures of one space under one protocol, through the score cache.
 
-Shared by ``correlate`` and ``search``: the settings object needs ``space``, ``data``,
-``batch``, ``repeats``, ``build_options``, ``input_shape``, ``binariser`` and ``device``; the work
-itself runs on an executor's pool (``swapfw.executors``).
-Derived proxies (``derived_from``) are not scored here: their parts are, and the caller
-combines them once it knows mu and sigma (see ``swapfw.proxies``).
+Shared by ``correlate`` and ``search``: their settings extend ``ScoringSettings`` (the space, the
+named protocol and the options that override its fields); ``resolve`` fills in what the
+protocol fixes, once, before any scoring. The work itself runs on an executor's pool
+(``swapfw.running.executors``). Derived proxies (``derived_from``) are not scored here: their
+parts are, and the caller combines them once it knows mu and sigma (``swapfw.scoring.proxies``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -18,29 +19,53 @@ from ..graph.importers import space_input_shape
 from ..plugins import get_registry
 from ..running.executors import Failure, dispatch
 from ..running.tasks import Task, TaskResult, task_batch
+from ..scoring import presets
 from ..scoring.proxies import needs_targets, proxy_plan
 
 
 @dataclass
-class Protocol:
-    """What a score depends on besides its architecture, proxy and seed: the settings a Scorer reads.
+class ScoringSettings:
+    """What a score depends on besides its architecture, proxy and seed.
 
-    ``correlate``'s and ``search``'s settings extend it; a script can score with it alone.
+    ``protocol`` names one of the space's protocols (``swapfw protocols SPACE``; None: its
+    default); ``data``, ``batch``, ``repeats``, ``input_shape`` left at None take the protocol's
+    value, and ``build_options`` override its scoring network's. ``correlate``'s and ``search``'s
+    settings extend this; a script can score with it alone.
     """
 
     space: str
-    data: str = "gaussian"
-    batch: int = 16
-    repeats: int = 1
+    data: str | None = None
+    batch: int | None = None
+    repeats: int | None = None
     build_options: dict = field(default_factory=dict)
     input_shape: tuple[int, ...] | None = None
     binariser: str | None = None
     device: str = "cpu"
+    protocol: str | None = None
+    size_options: dict | None = None  # set by resolve: the build options of the sized network
+
+    def sized_options(self) -> dict:
+        """Build options of the network whose size mu/sigma regularise (the trained network)."""
+        return self.build_options if self.size_options is None else self.size_options
+
+
+def resolve(settings):
+    """A copy of ``settings`` with the protocol's values in every field the user left open.
+
+    Idempotent: resolving resolved settings changes nothing.
+    """
+    space = get_registry().get("spaces", settings.space)
+    resolved = presets.resolve(space, settings.protocol, build_options=settings.build_options, batch=settings.batch,
+                               repeats=settings.repeats, data=settings.data, input_shape=settings.input_shape)
+    return dataclasses.replace(settings, protocol=resolved.name, data=resolved.data, batch=resolved.batch,
+                               repeats=resolved.repeats, build_options=resolved.build_options,
+                               input_shape=resolved.input_shape, size_options=resolved.size_options)
 
 
 def protocol_key(settings) -> str:
     """Every setting besides space/arch/proxy/data/batch/seed that changes a score."""
-    return json.dumps({"repeats": settings.repeats, "build": settings.build_options, "binariser": settings.binariser,
+    return json.dumps({"protocol": settings.protocol, "repeats": settings.repeats, "build": settings.build_options,
+                       "size": settings.size_options, "binariser": settings.binariser,
                        "input_shape": list(settings.input_shape or ()), "device": settings.device}, sort_keys=True)
 
 
@@ -66,6 +91,7 @@ class Scorer:
     """
 
     def __init__(self, settings, proxies: list[str], seed: int, cache, pool):
+        settings = resolve(settings)
         space = get_registry().get("spaces", settings.space)
         self.settings, self.seed, self.cache, self.pool = settings, seed, cache, pool
         self.measured, self.derived = proxy_plan(proxies)
@@ -88,7 +114,8 @@ class Scorer:
     def _task(self, arch: str, proxies: list[str]) -> Task:
         s = self.settings
         return Task(s.space, arch, tuple(proxies), s.data, s.batch, self.seed, self.shape, s.device, s.repeats,
-                    s.binariser, tuple(sorted(s.build_options.items())))
+                    s.binariser, tuple(sorted(s.build_options.items())),
+                    None if s.size_options is None else tuple(sorted(s.size_options.items())))
 
     def measure(self, arch: str) -> dict[str, float]:
         return self.measure_many([arch])[0][arch]

@@ -20,20 +20,21 @@ from ..patterns.count import saturation_note
 from ..plugins import call, get_registry
 from ..running.executors import ExecutorSpec, open_pool
 from ..scoring.proxies import derive, is_population
-from ..scoring.regularise import resolve_mu_sigma
+from ..scoring.regularise import resolve_mu_sigma, space_params
+from . import reference
 from .cache import ScoreCache
-from .evaluate import NoCache, Protocol, Scorer
+from .evaluate import NoCache, Scorer, ScoringSettings, resolve
 from .truth import load_truth
 
 
 @dataclass(kw_only=True)
-class SearchSettings(Protocol):
+class SearchSettings(ScoringSettings):
     """A scoring protocol (space, data, batch, ...) plus the searcher, its proxy and its options."""
 
     searcher: str = "swap-nas"
     proxy: str = "regswap"
     population: int = 20
-    cycles: int = 50
+    cycles: int | None = 50  # None: as many as the budget allows (needs a budget)
     sample_size: int = 5
     mutations: int = 4
     crossover_prob: float = 0.5
@@ -47,8 +48,10 @@ class SearchSettings(Protocol):
         if is_population(self.proxy):
             raise SwapfwError(f"proxy {self.proxy!r} ranks architectures against each other, so it has no value "
                               "for one candidate: search with a per-network proxy (e.g. regswap)")
+        if self.cycles is None and self.budget is None:
+            raise SwapfwError("a search without --cycles needs a --budget of distinct architectures to end it")
         for name in ("population", "cycles", "sample_size", "mutations"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise SwapfwError(f"--{name.replace('_', '-')} must be at least 1")
         if self.sample_size > self.population:
             raise SwapfwError("--sample-size cannot exceed --population")
@@ -68,8 +71,10 @@ class Evaluator:
     def __init__(self, settings: SearchSettings, space, cache, pool):
         self.settings, self.space = settings, space
         self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache, pool)
-        self.mu, self.sigma = (resolve_mu_sigma(settings.mu, settings.sigma, space, settings.build_options)
+        self.mu, self.sigma = (resolve_mu_sigma(settings.mu, settings.sigma, space, settings.sized_options())
                                if self.scorer.derived else (None, None))
+        self.references = reference.measure(settings, self.scorer.derived, cache, pool,
+                                            self.mu, self.sigma)
         self.seen: dict[str, tuple[float, dict]] = {}
         self.replaying: set[str] = set()  # restored scores not yet met again in the replay
         self.evaluations = self.cached = self.repeated = 0
@@ -87,6 +92,17 @@ class Evaluator:
         if self.seen:  # the first of the highest scores, as the running maximum would have kept
             arch = max(self.seen, key=lambda a: self.seen[a][0])
             self.best = (arch, self.seen[arch][0])
+
+    def known(self, arch: str) -> bool:
+        """True once ``arch`` has been scored in this run (as a searcher met it: a resumed run's
+        restored scores count only when its replay reaches them, so resuming changes no decision)."""
+        canonical = self.space.canonical(arch)
+        return canonical in self.seen and canonical not in self.replaying
+
+    @property
+    def remaining(self) -> int | None:
+        """Distinct architectures the budget still allows (None: no budget)."""
+        return None if self.settings.budget is None else max(0, self.settings.budget - len(self.seen))
 
     def __call__(self, archs: list[str]) -> list[float]:
         """Scores in order; the architectures not seen yet are scored together, as one batch of tasks."""
@@ -114,18 +130,18 @@ class Evaluator:
         for arch in archs:
             self.evaluations += arch in computed
             self.cached += arch not in computed
-            values = derive(measured[arch], self.scorer.derived, self.mu, self.sigma)
+            values = derive(measured[arch], self.scorer.derived, self.mu, self.sigma, self.references)
             score = -math.inf if arch in failed else values[self.settings.proxy]  # never chosen
             self.seen[arch] = (score, values)
             if self.best is None or score > self.best[1]:
                 self.best = (arch, score)
 
     def params(self, arch: str) -> int:
+        """The parameter count of the network the protocol sizes (the one the user trains)."""
         values = self.seen[self.space.canonical(arch)][1]
         if "params" in values:
             return int(values["params"])
-        module = self.space.build(arch, **self.settings.build_options)
-        return sum(p.numel() for p in module.parameters())
+        return space_params(self.space, arch, self.settings.sized_options())
 
 
 class Checkpoint:
@@ -166,15 +182,16 @@ def _notes(evaluate: Evaluator, samples: int) -> list[str]:
 
 def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str | None] | None = None,
            checkpoint: str | None = None, executor: ExecutorSpec | None = None) -> dict:
-    """Run the searcher; ``progress(n)`` after each cycle. ``truth`` = (file, metric, arch column).
+    """Run the searcher; ``progress(n)`` after each cycle. ``truth`` = (file, metric[, arch column[, arch format]]).
 
     The initial population and each cycle's offspring go to the executor as one batch each.
     """
+    settings = resolve(settings)
     settings.check()
     registry = get_registry()
     space = registry.get("spaces", settings.space)
     entry = registry.entry("searchers", settings.searcher)
-    table = load_truth(truth[0], truth[1], space, truth[2]) if truth else None  # fail early on a bad file
+    table = load_truth(*truth[:2], space, *truth[2:]) if truth else None  # fail early on a bad file
     spec = replace(executor or ExecutorSpec(), device=settings.device)
     cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
     start = time.perf_counter()
@@ -187,12 +204,15 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
             if state:
                 evaluate.restore(state)
 
+            shown = [0]  # distinct architectures the progress bar has counted (runs bounded by a budget)
+
             def on_cycle(best_score: float) -> None:
                 history.append(best_score)
                 if saver:
                     saver.save(evaluate, history)
                 if progress:
-                    progress(1)
+                    progress(1 if settings.cycles is not None else len(evaluate.seen) - shown[0])
+                    shown[0] = len(evaluate.seen)
 
             try:
                 call(entry, "run", space, evaluate, settings, random.Random(settings.seed), on_cycle)
@@ -204,6 +224,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
         cache.close()
     failed = [asdict(f) for f in evaluate.scorer.failures]
     report = {"space": settings.space, "searcher": settings.searcher, "proxy": settings.proxy, "seed": settings.seed,
+              "protocol": settings.protocol,
               "best": {"arch": best_arch, "score": best_score, "params": evaluate.params(best_arch)},
               "evaluations": evaluate.evaluations, "cached": evaluate.cached, "repeated": evaluate.repeated,
               "mu": evaluate.mu, "sigma": evaluate.sigma, "seconds": round(time.perf_counter() - start, 2),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SwapfwError
+from .encodings import ARCH, to_arch
 
 ARCH_COLUMNS = ("arch", "arch_str")
 
@@ -26,8 +27,9 @@ class Truth:
     merged: int = 0
 
 
-def load_truth(path: str, metric: str, space, arch_column: str | None = None) -> Truth:
-    """Read ``metric`` for every row of ``path``; architectures are canonicalised by ``space``."""
+def load_truth(path: str, metric: str, space, arch_column: str | None = None, arch_format: str = ARCH) -> Truth:
+    """Read ``metric`` for every row of ``path``; architectures, in encoding ``arch_format`` (the
+    space's own string by default), are canonicalised by ``space``."""
     file = Path(path)
     if not file.is_file():
         raise SwapfwError(f"ground-truth file {path} does not exist")
@@ -43,7 +45,7 @@ def load_truth(path: str, metric: str, space, arch_column: str | None = None) ->
             raise SwapfwError(f"{path} has no column {metric!r} (columns: {', '.join(columns)})")
         rows: dict[str, list[float]] = {}
         for line, row in enumerate(reader, start=2):
-            arch = _canonical(space, row[column], path, line)
+            arch = _canonical(space, row[column], arch_format, path, line)
             rows.setdefault(arch, []).append(_number(row[metric], path, line, metric))
     if not rows:
         raise SwapfwError(f"{path} has no rows")
@@ -56,9 +58,9 @@ def _mean(values: list[float]) -> float:
     return sum(finite) / len(finite) if finite else math.nan
 
 
-def _canonical(space, text: str, path: str, line: int) -> str:
+def _canonical(space, text: str, fmt: str, path: str, line: int) -> str:
     try:
-        return space.canonical(text)
+        return to_arch(space, text, fmt)
     except SwapfwError as exc:
         raise SwapfwError(f"{path}:{line}: {exc}") from None
 

@@ -1,0 +1,168 @@
+"""Which scoring protocol ranks each space best? SWAP and regularised SWAP under a handful of named
+protocols and inputs, on the development splits only (NB201: its validation column).
+
+Every variant is a space's named protocol (``swapfw protocols SPACE``) with at most a field or two
+overridden; ground truth only ranks these few presets, it never fits a number. Scores go through
+the score cache, so a killed run resumes and a rerun prints the table at once.
+
+    python benchmarks/protocol_study.py                       # every split, writes protocol_study.json
+    python benchmarks/protocol_study.py --splits darts,nb301 --seeds 0,1,2
+
+Prints, per split and variant: Spearman's rho of swap, regswap (mu = sigma = auto, from the sampled
+sizes of the sized network) and params, and the seconds per architecture spent on swap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from swapfw.running.executors import ExecutorSpec
+from swapfw.studies.correlate import CorrelateSettings, correlate
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+REAL = f"cifar10:{DATA / 'cifar10' / 'test.npz'}"
+#: the SWAP authors' batch: the first 16 CIFAR-10 images, unshuffled (written by ``authors_batch``)
+AUTHORS = "authors-batch"
+
+#: split -> (space, truth file, metric, extra build options, architectures)
+SPLITS = {
+    "nb201": ("nb201", "nb201/nb201.csv", "cifar10_val", {}, 500),
+    "darts": ("darts", "dev/darts_cifar10.csv", "val_accuracy", {}, 200),
+    "nb301": ("darts", "dev/nb301_cifar10.csv", "val_accuracy", {}, None),
+    "nb101": ("nb101", "dev/nb101_cifar10.csv", "val_accuracy", {}, None),
+    **{f"{level}_{task}": (f"transnas-{level}", f"dev/transnas_{level}_{task}.csv", "val_metric", {"task": task}, None)
+       for level in ("micro", "macro") for task in ("class_object", "class_scene", "jigsaw", "autoencoder")},
+}
+
+#: space -> variants: (label, protocol, overrides of its fields)
+VARIANTS = {
+    "nb201": [
+        ("benchmark S16 gaussian", "benchmark", {"batch": 16, "data": "gaussian"}),
+        ("benchmark S16 images", "benchmark", {"batch": 16, "data": REAL}),
+        ("benchmark", "benchmark", {}),
+        ("tiny R1", "tiny", {"repeats": 1}),
+        ("tiny", "tiny", {}),
+        ("tiny R8", "tiny", {"repeats": 8}),
+        ("tiny gaussian", "tiny", {"data": "gaussian"}),
+        ("tiny images", "tiny", {"data": REAL}),
+        ("small", "small", {}),
+    ],
+    "darts": [
+        ("reduced S16 gaussian", "reduced", {"batch": 16, "data": "gaussian"}),
+        ("reduced", "reduced", {}),
+        ("paper R1", "paper", {"repeats": 1}),
+        ("paper", "paper", {}),
+        ("paper R32", "paper", {"repeats": 32}),
+        ("paper S32", "paper", {"batch": 32}),
+        ("paper gaussian", "paper", {"data": "gaussian"}),
+        ("paper images", "paper", {"data": REAL}),
+        ("paper authors' batch R32", "paper", {"data": AUTHORS, "repeats": 32}),
+    ],
+    "nb101": [
+        ("benchmark", "benchmark", {}),
+        ("benchmark images", "benchmark", {"data": REAL}),
+        ("reduced R1", "reduced", {"repeats": 1}),
+        ("reduced", "reduced", {}),
+        ("reduced images", "reduced", {"data": REAL}),
+        ("reduced C8", "reduced", {"build_options": {"channels": 8}}),
+    ],
+    "transnas-micro": [
+        ("benchmark", "benchmark", {}),
+        ("benchmark images", "benchmark", {"data": REAL}),
+        ("narrow R1", "narrow", {"repeats": 1}),
+        ("narrow", "narrow", {}),
+        ("narrow images", "narrow", {"data": REAL}),
+    ],
+}
+VARIANTS["transnas-macro"] = VARIANTS["transnas-micro"]
+
+
+def authors_batch(folder: Path) -> str:
+    """The first 16 CIFAR-10 test images, normalised, as a ``tensor:`` batch (the authors used the first
+    16 training images; the training set is not here)."""
+    import numpy as np
+
+    from swapfw.scoring.data import CIFAR10_MEAN, CIFAR10_STD
+
+    path = folder / "authors_batch.npy"
+    if not path.exists():
+        with np.load(DATA / "cifar10" / "test.npz") as data:
+            x = data["x"][:16].astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+        x = (x - np.array(CIFAR10_MEAN, np.float32).reshape(1, 3, 1, 1)) / np.array(CIFAR10_STD, np.float32).reshape(1, 3, 1, 1)
+        np.save(path, np.ascontiguousarray(x))
+    return f"tensor:{path}"
+
+
+def run_variant(split: str, label: str, protocol: str, overrides: dict, args) -> dict:
+    space, truth, metric, build, samples = SPLITS[split]
+    overrides = dict(overrides)
+    if overrides.get("data") == AUTHORS:
+        overrides["data"] = authors_batch(Path(args.out).resolve().parent)
+    build = {**build, **overrides.pop("build_options", {})}
+    proxies = ["swap", "regswap", "params"]
+    count = args.samples or samples
+    settings = CorrelateSettings(space=space, truth=str(DATA / truth), metric=metric, proxies=proxies,
+                                 samples=count or _rows(DATA / truth), seeds=args.seeds, protocol=protocol,
+                                 build_options=build, cache=args.cache, **overrides)
+    start = time.perf_counter()
+    report = correlate(settings, executor=ExecutorSpec("local", threads=args.threads))
+    archs = report["samples"] * len(report["seeds"])
+    return {"split": split, "variant": label, "protocol": protocol, "overrides": overrides, "build": build,
+            "archs": report["samples"], "seeds": report["seeds"], "data": report["data"], "batch": report["batch"],
+            "repeats": report["repeats"],
+            **{f"rho_{p}": report["proxies"][p]["spearman_mean"] for p in proxies},
+            **{f"std_{p}": report["proxies"][p]["spearman_std"] for p in proxies},
+            "swap_seconds_per_arch": report["proxies"]["swap"]["seconds"] / archs,
+            "wall_seconds": round(time.perf_counter() - start, 1), "notes": report["notes"]}
+
+
+def _rows(path: Path) -> int:
+    with open(path) as fh:
+        return sum(1 for _ in fh) - 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--splits", default=",".join(SPLITS), help="comma-separated splits")
+    parser.add_argument("--samples", type=int, default=None, help="architectures per split (default: all; NB201 500)")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cache", default=None, help="score cache (default: swapfw's)")
+    parser.add_argument("--only", default=None, help="comma-separated variant labels to run")
+    parser.add_argument("--out", default="protocol_study.json")
+    args = parser.parse_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    if not (DATA / "dev").is_dir():
+        sys.exit(f"skipped: the development splits are not at {DATA / 'dev'} (../shared/data is absent)")
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else []
+    only = set(args.only.split(",")) if args.only else None
+    for split in args.splits.split(","):
+        space = SPLITS[split][0]
+        print(f"\n{split} ({space}, {SPLITS[split][2]})")
+        print(f"{'variant':<26}{'swap':>8}{'regswap':>9}{'params':>8}{'s/arch':>9}  data, S, R")
+        for label, protocol, overrides in VARIANTS[space]:
+            if only and label not in only:
+                continue
+            row = run_variant(split, label, protocol, overrides, args)
+            results = [r for r in results if (r["split"], r["variant"], r["seeds"]) != (split, label, row["seeds"])]
+            results.append(row)
+            out.write_text(json.dumps(results, indent=1))
+            data = "images" if row["data"].startswith("cifar10:") else \
+                "authors' batch" if row["data"].startswith("tensor:") else row["data"]
+            print(f"{label:<26}{row['rho_swap']:>8.3f}{row['rho_regswap']:>9.3f}{row['rho_params']:>8.3f}"
+                  f"{row['swap_seconds_per_arch']:>9.3f}  {data}, {row['batch']}, {row['repeats']}", flush=True)
+            for note in row["notes"]:
+                if "ceiling" in note:
+                    print(f"{'':<26}note: {note}")
+
+
+if __name__ == "__main__":
+    main()
