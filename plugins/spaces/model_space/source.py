@@ -8,7 +8,6 @@ inlining it would hide its running statistics from Torch-Pruning).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -47,9 +46,7 @@ def load_template(source: str, input_shape: tuple[int, ...] | None) -> Template:
     if source.partition(":")[0] == "model":
         raise SwapfwError("a model space cannot be derived from another model-space architecture; "
                           "export it first (swapfw export) and use the .onnx file as source")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        loaded = load_model(source)
+    loaded = load_model(source)
     declared = loaded.input_shape
     if input_shape is None and declared is not None and any(d is None for d in declared):
         shown = ",".join("?" if d is None else str(d) for d in declared)
@@ -59,6 +56,14 @@ def load_template(source: str, input_shape: tuple[int, ...] | None) -> Template:
     module = loaded.module.eval()
     graph_module = module if isinstance(module, torch.fx.GraphModule) else _trace(module, source)
     example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.no_grad():
+            graph_module(example)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        raise SwapfwError(f"{source} does not run on a batch of 2 inputs of shape {','.join(map(str, shape))} "
+                          f"({type(exc).__name__}: {first}); an ONNX export with a fixed batch size bakes it into "
+                          "Reshape targets: export with a dynamic batch axis") from None
     normalise_reshapes(graph_module, example)
     hidden = any(isinstance(m, LEAVES) and any(True for _ in m.children()) for m in graph_module.modules())
     return Template(graph_module.eval(), tuple(shape), example, loaded.origin, hidden)
@@ -96,7 +101,7 @@ def normalise_reshapes(graph_module: torch.fx.GraphModule, example: torch.Tensor
 
     The exporters write the batch and channel counts into Reshape constants ([2, 512] for a
     (2, 512, 1, 1) input); leading dims equal to the input's become 0 (ONNX: copy the dim) and a
-    single remaining dim -1. Targets that split channels (a channel shuffle) are left alone.
+    single remaining dim -1. Of a target that splits channels (a channel shuffle) only the batch is freed.
     Returns how many were rewritten.
     """
     found = shapes(graph_module, example)
@@ -113,9 +118,8 @@ def normalise_reshapes(graph_module: torch.fx.GraphModule, example: torch.Tensor
         while same < min(len(wanted), len(have)) and wanted[same] == have[same]:
             same += 1
         rest = wanted[same:]
-        if len(rest) > 1:
-            continue
-        new = [0] * same + ([-1] if rest else [])
+        # one dim left: -1, so channels may change; several (a channel split): only the batch is freed
+        new = [0] * same + (rest if len(rest) > 1 else [-1] if rest else [])
         if new == wanted:
             continue
         name = f"_model_space_reshape_{count}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 
 from swapfw import SwapfwError
 from swapfw.operators import check_mutation_kind, check_sample_count, uniform_crossover
@@ -86,7 +87,9 @@ def bind(options: dict) -> "ModelSpace":
         "kinds": _list("kinds", options.get("kinds", "+".join(KINDS)), _kind),
     }
     shape = _shape(options["input_shape"]) if "input_shape" in options else None
-    return ModelSpace(source, load_template(source, shape), config)
+    with warnings.catch_warnings():  # the analysis runs the model a few times; its warnings are not news
+        warnings.simplefilter("ignore")
+        return ModelSpace(source, load_template(source, shape), config)
 
 
 class ModelSpace:
