@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parent
@@ -234,7 +233,8 @@ HEADER = (f"{'model':<21}{'target':>7}{'found M':>9}{'vs target':>10}{'uniform r
 
 
 def _line(row: dict) -> str:
-    return (f"{row['model']:<21}{row['fraction']:>7.0%}{row['found_params'] / 1e6:>9.3f}{row['found_vs_target']:>+10.1%}"
+    return (f"{row['model']:<21}{row['fraction']:>7.0%}{row['found_params'] / 1e6:>9.3f}"
+            f"{row['found_vs_target']:>+10.1%}"
             f"{row['uniform_ratio']:>10.3f}{row['uniform_params'] / 1e6:>10.3f}{row['swap_found']:>11,}"
             f"{row['swap_uniform']:>11,}{_mean(row['accuracy_found']):>13}{_mean(row['accuracy_uniform']):>13}"
             f"{row['search_seconds']:>9.0f}{row['train_seconds']:>8.0f}")
@@ -278,7 +278,8 @@ def main() -> None:
     for row in rows:
         print(_line(row))
     print(f"wall time {wall / 60:.1f} min")
-    Path(args.out).write_text(json.dumps({"config": vars(args), "wall_seconds": round(wall, 1), "rows": rows}, indent=1))
+    report = {"config": vars(args), "wall_seconds": round(wall, 1), "rows": rows}
+    Path(args.out).write_text(json.dumps(report, indent=1))
     print(f"wrote {args.out}")
 
 

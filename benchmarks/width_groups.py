@@ -13,6 +13,7 @@ and one at a time where that fails, which the union-find column does not do).
 
 from __future__ import annotations
 
+import math
 import operator
 import sys
 import time
@@ -104,7 +105,8 @@ def fx_partition(graph_module, example) -> set[frozenset[str]]:
         elif kind in ("cat", "OnnxConcat") and ins and all(a in layout for a in ins):
             layout[node] = [seg for a in ins for seg in layout[a]]
         elif (node.target in _ELEMENTWISE or kind == "OnnxBinaryMathOperation") and ins:
-            full = [a for a in ins if found.get(a) is not None and len(found[a]) == len(shape) and found[a][1] == shape[1]]
+            full = [a for a in ins if found.get(a) is not None and len(found[a]) == len(shape)
+                    and found[a][1] == shape[1]]
             if not full:
                 uf.freeze(layout[a] for a in ins)
                 layout[node] = [(uf.new(), shape[1])]
@@ -119,7 +121,8 @@ def fx_partition(graph_module, example) -> set[frozenset[str]]:
             layout[node] = layout[full[0]]
         elif len(ins) == 1 and tuple(found.get(ins[0], ())[:2]) == tuple(shape[:2]):
             layout[node] = layout[ins[0]]  # activations, pooling, dropout, spatial reductions
-        elif len(ins) == 1 and len(shape) == 2 and sum(s for _, s in layout[ins[0]]) * _product(found[ins[0]][2:]) == shape[1]:
+        elif len(ins) == 1 and len(shape) == 2 \
+                and sum(s for _, s in layout[ins[0]]) * math.prod(found[ins[0]][2:]) == shape[1]:
             layout[node] = layout[ins[0]]  # flatten (N, C, H, W) -> (N, C*H*W): channel-major
         else:
             uf.freeze(layout[a] for a in ins)
@@ -131,13 +134,6 @@ def fx_partition(graph_module, example) -> set[frozenset[str]]:
         if root not in uf.frozen:
             groups.setdefault(root, set()).update(names)
     return {frozenset(v) for v in groups.values()}
-
-
-def _product(dims) -> int:
-    out = 1
-    for d in dims:
-        out *= d
-    return out
 
 
 def models(work: Path) -> dict:

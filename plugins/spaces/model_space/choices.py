@@ -81,7 +81,8 @@ def residual_blocks(ir) -> list[Block]:
         if data["type"] != "add":
             continue
         values = [p for p in graph.predecessors(add) if p not in constant]
-        if len(values) != 2 or data["shape"] is None or not all(graph.nodes[v]["shape"] == data["shape"] for v in values):
+        if len(values) != 2 or data["shape"] is None \
+                or not all(graph.nodes[v]["shape"] == data["shape"] for v in values):
             continue
         for skip, out in (values, values[::-1]):
             if skip not in nx.ancestors(graph, out):
@@ -98,7 +99,8 @@ def residual_blocks(ir) -> list[Block]:
 def depth_points(ir) -> list[ChoicePoint]:
     points = []
     for block in residual_blocks(ir):
-        modules = sorted({ir.graph.nodes[n]["target"] for n in block.branch if ir.graph.nodes[n]["op"] == "call_module"})
+        modules = sorted({ir.graph.nodes[n]["target"] for n in block.branch
+                          if ir.graph.nodes[n]["op"] == "call_module"})
         shown = f"{modules[0]} .. {modules[-1]}" if len(modules) > 1 else (modules[0] if modules else "")
         shape = "x".join(map(str, ir.graph.nodes[block.add]["shape"][1:]))
         points.append(ChoicePoint("depth", block.add, f"{block.add}: {shown} ({len(block.branch)} nodes, {shape})",

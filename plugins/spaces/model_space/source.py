@@ -15,6 +15,7 @@ import torch.fx
 import torch.nn as nn
 
 from swapfw import SwapfwError
+from swapfw.errors import error_line
 
 #: layer classes (and their subclasses) kept as one call_module node
 LEAVES = (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm,
@@ -60,9 +61,8 @@ def load_template(source: str, input_shape: tuple[int, ...] | None) -> Template:
         with torch.no_grad():
             graph_module(example)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
         raise SwapfwError(f"{source} does not run on a batch of 2 inputs of shape {','.join(map(str, shape))} "
-                          f"({type(exc).__name__}: {first}); an ONNX export with a fixed batch size bakes it into "
+                          f"({error_line(exc)[:200]}); an ONNX export with a fixed batch size bakes it into "
                           "Reshape targets: export with a dynamic batch axis") from None
     normalise_reshapes(graph_module, example)
     hidden = any(isinstance(m, LEAVES) and any(True for _ in m.children()) for m in graph_module.modules())
@@ -73,8 +73,7 @@ def _trace(module: nn.Module, source: str) -> torch.fx.GraphModule:
     try:
         graph = LeafTracer().trace(module)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise SwapfwError(f"torch.fx cannot trace {source} ({type(exc).__name__}: {first[:160]}); the model "
+        raise SwapfwError(f"torch.fx cannot trace {source} ({error_line(exc)[:200]}); the model "
                           "space edits the traced graph: export the model to ONNX and use that as source") from None
     return torch.fx.GraphModule(module, graph, type(module).__name__)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import math
 import operator
 import threading
 from dataclasses import dataclass, replace
@@ -32,6 +33,8 @@ from dataclasses import dataclass, replace
 import torch
 import torch.fx
 import torch.nn as nn
+
+from swapfw.errors import error_line
 
 from .source import Template, get_attr, shapes
 
@@ -104,8 +107,7 @@ def find_groups(template: Template, ir, smallest: float) -> tuple[list[WidthGrou
     except Timeout:
         return [], notes + [f"width: Torch-Pruning did not group the model within {TIMEOUT:.0f} s"]
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-        return [], notes + [f"width: Torch-Pruning cannot group this model ({type(exc).__name__}: {first})"]
+        return [], notes + [f"width: Torch-Pruning cannot group this model ({error_line(exc)[:200]})"]
     notes += frozen
     groups, broken = probe(template, groups, smallest)
     notes += broken
@@ -132,17 +134,10 @@ def channel_cuts(ir) -> list[tuple[str, str]]:
         if not values:
             continue
         before, after = graph.nodes[values[0]]["shape"], data["shape"]
-        flatten = len(after) == 2 and after[0] == before[0] and after[1] == _product(before[1:])
+        flatten = len(after) == 2 and after[0] == before[0] and after[1] == math.prod(before[1:])
         if tuple(after[:2]) != tuple(before[:2]) and not flatten:
             cuts.append((name, values[0]))
     return cuts
-
-
-def _product(dims) -> int:
-    out = 1
-    for d in dims:
-        out *= d
-    return out
 
 
 def _record(template: Template, cuts: list[tuple[str, str]]) -> tuple[list[WidthGroup], list[str]]:
@@ -185,7 +180,8 @@ def _record(template: Template, cuts: list[tuple[str, str]]) -> tuple[list[Width
                 producers.append(module_names[target])
             items.append((module_names[target], function, pairs))
         if unknown:
-            skipped.append(f"width: group of {root} frozen: Torch-Pruning has no recorded pruning function for {unknown}")
+            skipped.append(f"width: group of {root} frozen: Torch-Pruning has no recorded pruning function "
+                           f"for {unknown}")
             continue
         groups.append(WidthGroup(len(group[0].idxs), root, tuple(dict.fromkeys(producers)), tuple(items)))
     return groups, skipped
@@ -300,7 +296,7 @@ def probe(template: Template, groups: list[WidthGroup], ratio: float) -> tuple[l
             with torch.no_grad():
                 shape = model(template.example).shape
         except Exception as exc:
-            return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ''}"
+            return error_line(exc)[:160]
         return "" if shape == expected else f"the output shape becomes {tuple(shape)}"
 
     if not fails(groups):
