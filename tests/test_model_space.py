@@ -108,6 +108,22 @@ def test_channel_shuffle_does_not_hang_torch_pruning_and_its_channels_are_frozen
             assert shuffle.build(arch)(x).shape == (2, 1000)
 
 
+def test_an_onnx_channel_shuffle_is_cut_before_torch_pruning_sees_it(tmp_path):
+    """Torch-Pruning never returns on this graph when it sees the shuffle (reshape, transpose, reshape)."""
+    import torchvision
+
+    path = tmp_path / "shufflenet.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torchvision.models.shufflenet_v2_x0_5(num_classes=10).eval(), (torch.randn(1, 3, 32, 32),),
+                          str(path), dynamo=False, opset_version=13, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    shuffle = space(str(path))
+    assert len(points(shuffle, "width")) == 18
+    with torch.no_grad():
+        assert shuffle.build(shuffle.sample(1, 0)[0])(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
 def test_a_hanging_analysis_is_interrupted():
     from swapfw_plugins.spaces.model_space.width import Timeout, within
 
@@ -163,17 +179,17 @@ def test_kernel_depth_and_activation_edits(resnet):
         assert built(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
 
-@pytest.mark.parametrize("name", ["resnet", "onnx_resnet"])
-def test_a_variant_exports_to_onnx_that_score_reads_back(name, request, tmp_path):
+@pytest.mark.parametrize("name", ["resnet", "mobilenet", "onnx_resnet"])
+def test_sampled_variants_export_to_onnx_that_score_reads_back(name, request, tmp_path):
     from swapfw.graph.export import export
     from swapfw.scoring.score import score
 
     bound = request.getfixturevalue(name)
-    arch = bound.sample(1, 3)[0]
-    out = tmp_path / "variant.onnx"
-    info = export(f"model:{arch}", "onnx", str(out), build_options={"source": bound.source})
-    result = score(str(out), batch=4)
-    assert result.swap > 0 and result.params == pytest.approx(info["params"], rel=0.01)
+    for i, arch in enumerate(bound.sample(2, 3)):
+        out = tmp_path / f"variant{i}.onnx"
+        info = export(f"model:{arch}", "onnx", str(out), build_options={"source": bound.source})
+        result = score(str(out), batch=4)
+        assert result.swap > 0 and result.params == pytest.approx(info["params"], rel=0.01)
 
 
 # --- the string and the operators ---------------------------------------------------------------

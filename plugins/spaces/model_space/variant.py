@@ -23,8 +23,9 @@ ACTIVATION_MODULES = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardsw
 
 def build(template, points: list[ChoicePoint], values: list, retrace: bool = False) -> nn.Module:
     """The variant for ``values`` (one per point, canonical: dead points hold the original's value)."""
-    # layers that are re-initialised below are copied without their weights (empty tensors)
-    blank = {id(p): nn.Parameter(torch.empty_like(p), p.requires_grad) for m in template.modules()
+    # layers that are re-initialised below are copied without their weights (empty tensors, on the
+    # default device: under torch.device("meta"), where sizes are counted, they cost nothing)
+    blank = {id(p): nn.Parameter(torch.empty(p.shape, dtype=p.dtype), p.requires_grad) for m in template.modules()
              if hasattr(m, "reset_parameters") for p in m.parameters(recurse=False)}
     graph_module = copy.deepcopy(template, blank)
     chosen = [(p, v) for p, v in zip(points, values) if v != p.default]
