@@ -310,6 +310,45 @@ def export(model, out, fmt, space_options, input_shape):
     click.echo(f"wrote {info['path']} ({info['format']}, {info['params']:,} params, input {info['input_shape']})")
 
 
+@cli.command("space-info")
+@click.argument("space")
+@click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
+              help="Build option, e.g. source=mynet.onnx for the model space (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def space_info(space, space_options, fmt):
+    """What varies in SPACE: its choice points and size (where the space describes itself), else its form."""
+    from .plugins import get_space
+
+    bound = get_space(space, _options(space_options))
+    if hasattr(bound, "describe"):
+        info = bound.describe()
+    else:
+        info = {"space": bound.name, "description": getattr(bound, "description", "") or "",
+                "input_shape": list(bound.input_shape), "example": bound.sample(1, 0)[0]}
+    if fmt == "json":
+        click.echo(json.dumps(info))
+        return
+    scalars = {k: v for k, v in info.items() if not isinstance(v, (list, dict)) or k == "input_shape"}
+    width = max(len(k) for k in scalars)
+    for key, value in scalars.items():
+        shown = ",".join(map(str, value)) if isinstance(value, list) else value
+        if isinstance(value, int) and not isinstance(value, bool):
+            shown = f"{value:,}" if value < 10**15 else f"{value:.3g}"
+        click.echo(f"{key:<{width}}  {shown}")
+    for key, value in info.items():
+        if isinstance(value, dict):
+            click.echo(f"{key:<{width}}  " + ", ".join(f"{k} {v}" for k, v in value.items()))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            columns = list(value[0])
+            sizes = [max(len(c), *(len(str(row[c])) for row in value)) for c in columns]
+            click.echo("  ".join(f"{c:<{n}}" for c, n in zip(columns, sizes)))
+            for row in value:
+                click.echo("  ".join(f"{str(row[c]):<{n}}" for c, n in zip(columns, sizes)).rstrip())
+        elif isinstance(value, list) and key != "input_shape":
+            for item in value:
+                click.echo(f"{key.rstrip('s')}: {item}")
+
+
 @cli.command()
 @click.argument("spec", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)

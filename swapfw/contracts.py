@@ -92,6 +92,15 @@ class Space(Protocol):
     protocols: Optional[dict]
     """Named scoring protocols, name -> ``swapfw.scoring.presets.Preset``, the default first (``--protocol``)."""
 
+    @optional
+    def bind(self, options: dict) -> "Space":
+        """The space for these build options, where its architectures depend on them (a model-derived
+        space); the core calls it before any other method and still passes the options to build."""
+
+    @optional
+    def describe(self) -> dict:
+        """What varies in this space, for people (``swapfw space-info``): JSON-serialisable facts."""
+
 
 # --- proxies ---------------------------------------------------------------------------------
 

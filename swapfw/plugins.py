@@ -184,6 +184,26 @@ def reset() -> None:
     """Forget the registry so the next lookup reloads every plugin."""
     global _registry
     _registry = None
+    _bound.clear()
+
+
+def get_space(name: str, options: dict | None = None) -> Any:
+    """The search space ``name``, bound to its build options where it has ``bind``.
+
+    A space whose architectures depend on the build options (a model-derived one) is analysed
+    once per process and set of options: bound spaces are kept per (name, options).
+    """
+    entry = get_registry().entry("spaces", name)
+    if not hasattr(entry.obj, "bind"):
+        return entry.obj
+    options = dict(options or {})
+    key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    if key not in _bound:
+        _bound[key] = call(entry, "bind", options)
+    return _bound[key]
+
+
+_bound: dict[tuple, Any] = {}
 
 
 def get(kind: str, name: str) -> Any:

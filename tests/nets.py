@@ -134,3 +134,30 @@ def memory_hog():
 
 def overflowing():
     return Overflowing()
+
+
+def mlp():
+    """A plain MLP on 3x8x8 inputs: channel groups, but no kernel or residual block."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(),
+                         nn.Linear(32, 10))
+
+
+def linear_only():
+    """Nothing a model space can vary: the one layer's width is the output's."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10))
+
+
+def resnet18_c10():
+    import torchvision
+
+    return torchvision.models.resnet18(num_classes=10)
+
+
+def mobilenet_v2_c10():
+    import torchvision
+
+    return torchvision.models.mobilenet_v2(num_classes=10)
+
+
+def untraceable_net():
+    return Untraceable()

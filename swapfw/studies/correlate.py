@@ -17,7 +17,7 @@ from scipy import stats
 
 from ..errors import SwapfwError
 from ..patterns.count import saturation_note
-from ..plugins import get_registry
+from ..plugins import get_space
 from ..running.executors import ExecutorSpec, open_pool
 from ..scoring.proxies import combine_columns, expand, proxy_plan
 from ..scoring.regularise import fill_auto, parse_mu_sigma
@@ -66,7 +66,7 @@ class Correlation:
     def __init__(self, settings: CorrelateSettings):
         settings.proxies = expand(settings.proxies)
         settings = self.settings = resolve(settings)
-        self.space = get_registry().get("spaces", settings.space)
+        self.space = get_space(settings.space, settings.build_options)
         self.truth = load_truth(settings.truth, settings.metric, self.space, settings.arch_column,
                                 settings.arch_format)
         self.measured, self.derived = proxy_plan(settings.proxies)
@@ -178,7 +178,7 @@ def _notes(settings: CorrelateSettings, truth: Truth) -> list[str]:
     if settings.data.startswith("cifar10:") and metric.startswith(("cifar100", "imagenet")):
         notes.append(f"the input batch is CIFAR-10 images; the metric {settings.metric} is for another dataset "
                      "whose images are not available here")
-    data_note = getattr(get_registry().get("spaces", settings.space), "data_note", None)
+    data_note = getattr(get_space(settings.space, settings.build_options), "data_note", None)
     if data_note:
         notes.append(data_note)
     return notes

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SwapfwError
 from ..graph.importers import space_input_shape
-from ..plugins import get_registry
+from ..plugins import get_space
 from ..running.executors import Failure, dispatch
 from ..running.tasks import Task, TaskResult, task_batch
 from ..scoring import presets
@@ -92,7 +92,7 @@ class Scorer:
 
     def __init__(self, settings, proxies: list[str], seed: int, cache, pool):
         settings = resolve(settings)
-        space = get_registry().get("spaces", settings.space)
+        space = get_space(settings.space, settings.build_options)
         self.settings, self.seed, self.cache, self.pool = settings, seed, cache, pool
         self.measured, self.derived = proxy_plan(proxies)
         self.shape = tuple(settings.input_shape or space_input_shape(space, settings.build_options))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from ..errors import SwapfwError
-from ..plugins import get_registry
+from ..plugins import get_space
 from ..running.executors import ExecutorSpec, open_pool
 from ..scoring.proxies import calibrated, derive, parts_of, proxy_plan, reference_size, set_reference_provider
 from .cache import ScoreCache
@@ -30,7 +30,7 @@ def reference_archs(space, count: int) -> list[str]:
 
 def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dict[str, list[float]]]:
     """``{proxy: {part: sorted finite values over the reference sample}}`` for the calibrated ``names``."""
-    space = get_registry().get("spaces", settings.space)
+    space = get_space(settings.space, settings.build_options)
     references = {}
     for name in calibrated(names):
         parts = parts_of(name)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import SwapfwError
 from ..patterns.count import saturation_note
-from ..plugins import call, get_registry
+from ..plugins import call, get_registry, get_space
 from ..running.executors import ExecutorSpec, open_pool
 from ..scoring.proxies import derive, is_population
 from ..scoring.regularise import resolve_mu_sigma, space_params
@@ -189,7 +189,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     settings = resolve(settings)
     settings.check()
     registry = get_registry()
-    space = registry.get("spaces", settings.space)
+    space = get_space(settings.space, settings.build_options)
     entry = registry.entry("searchers", settings.searcher)
     table = load_truth(*truth[:2], space, *truth[2:]) if truth else None  # fail early on a bad file
     spec = replace(executor or ExecutorSpec(), device=settings.device)

@@ -7,12 +7,12 @@ against what the user asks for.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch.nn as nn
 
 from ...errors import SwapfwError
-from ...plugins import call, get_registry
+from ...plugins import call, get_registry, get_space
 from .. import ops
 from .onnx_ops import onnx_module_type
 
@@ -54,10 +54,10 @@ def load_model(source: str | nn.Module, build_options: dict | None = None) -> Lo
         raise SwapfwError(f"{source!r} is not a file, and not of the form package.module:callable or SPACE:ARCH")
     registry = get_registry()
     if prefix in registry.entries["spaces"]:
-        entry = registry.entry("spaces", prefix)
-        module = call(entry, "build", rest, **(build_options or {}))
+        space = get_space(prefix, build_options)
+        module = call(replace(registry.entry("spaces", prefix), obj=space), "build", rest, **(build_options or {}))
         # a space's networks take any resolution (global pooling): its shape is a default, not a constraint
-        return LoadedModel(module, None, source, "space", entry.obj, space_input_shape(entry.obj, build_options))
+        return LoadedModel(module, None, source, "space", space, space_input_shape(space, build_options))
     from .python import load_callable
 
     return LoadedModel(load_callable(source), None, source, "python")
