@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SwapfwError
 from ..graph.importers import space_input_shape
-from ..plugins import get_space
+from ..plugins import get_registry, get_space
 from ..running.executors import Failure, dispatch
 from ..running.tasks import Task, TaskResult, task_batch
 from ..scoring import presets
