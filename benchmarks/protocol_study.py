@@ -45,13 +45,18 @@ VARIANTS = {
     "nb201": [
         ("benchmark S16 gaussian", "benchmark", {"batch": 16, "data": "gaussian"}),
         ("benchmark S16 images", "benchmark", {"batch": 16, "data": REAL}),
+        ("benchmark S16", "benchmark", {"batch": 16}),
         ("benchmark", "benchmark", {}),
+        ("benchmark images", "benchmark", {"data": REAL}),
         ("tiny R1", "tiny", {"repeats": 1}),
         ("tiny", "tiny", {}),
         ("tiny R8", "tiny", {"repeats": 8}),
         ("tiny gaussian", "tiny", {"data": "gaussian"}),
         ("tiny images", "tiny", {"data": REAL}),
         ("small", "small", {}),
+        ("C16 N1 R1", "tiny", {"build_options": {"channels": 16, "cells": 1}, "repeats": 1}),
+        ("C16 N2 R1", "tiny", {"build_options": {"channels": 16, "cells": 2}, "repeats": 1}),
+        ("C8 N5 R1", "tiny", {"build_options": {"channels": 8, "cells": 5}, "repeats": 1}),
     ],
     "darts": [
         ("reduced S16 gaussian", "reduced", {"batch": 16, "data": "gaussian"}),
@@ -63,6 +68,8 @@ VARIANTS = {
         ("paper gaussian", "paper", {"data": "gaussian"}),
         ("paper images", "paper", {"data": REAL}),
         ("paper authors' batch R32", "paper", {"data": AUTHORS, "repeats": 32}),
+        ("paper L3", "paper", {"build_options": {"layers": 3}}),
+        ("paper L5", "paper", {"build_options": {"layers": 5}}),
     ],
     "nb101": [
         ("benchmark", "benchmark", {}),
@@ -108,7 +115,7 @@ def run_variant(split: str, label: str, protocol: str, overrides: dict, args) ->
     proxies = ["swap", "regswap", "params"]
     count = args.samples or samples
     settings = CorrelateSettings(space=space, truth=str(DATA / truth), metric=metric, proxies=proxies,
-                                 samples=count or _rows(DATA / truth), seeds=args.seeds, protocol=protocol,
+                                 samples=count or _distinct(space, DATA / truth, metric, build), seeds=args.seeds, protocol=protocol,
                                  build_options=build, cache=args.cache, **overrides)
     start = time.perf_counter()
     report = correlate(settings, executor=ExecutorSpec("local", threads=args.threads))
@@ -122,9 +129,12 @@ def run_variant(split: str, label: str, protocol: str, overrides: dict, args) ->
             "wall_seconds": round(time.perf_counter() - start, 1), "notes": report["notes"]}
 
 
-def _rows(path: Path) -> int:
-    with open(path) as fh:
-        return sum(1 for _ in fh) - 1
+def _distinct(space: str, path: Path, metric: str, build: dict) -> int:
+    """Distinct architectures of a truth table (rows naming one network count once)."""
+    from swapfw.plugins import get_space
+    from swapfw.studies.truth import load_truth
+
+    return len(load_truth(str(path), metric, get_space(space, build)).values)
 
 
 def main() -> None:

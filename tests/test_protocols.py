@@ -103,7 +103,7 @@ def test_options_override_one_field_and_size_options_follow_the_rules():
     # classes is not a scoring-network choice of the protocol, so it applies to the sized network too
     assert chosen.size_options == {"channels": 36, "layers": 20, "classes": 100}
     assert presets.resolve(space, "benchmark").size_options is None  # sized = scored
-    with pytest.raises(SwapfwError, match="no protocol 'fast'.*known: paper"):
+    with pytest.raises(SwapfwError, match="no protocol 'fast'.*known: reduced, paper"):
         presets.resolve(space, "fast")
 
 
@@ -150,7 +150,8 @@ def test_protocol_is_for_space_models_only():
 def test_the_cli_lists_and_takes_protocols(capsys):
     main(["protocols", "darts"])
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("paper") and "(default)" in out.splitlines()[0]
+    assert out.splitlines()[0].startswith("reduced") and "(default)" in out.splitlines()[0]
+    assert any(line.startswith("paper") for line in out.splitlines())
     main(["score", f"nb201:{NB201}", "--protocol", "small", "--repeats", "2", "--format", "json"])
     result = json.loads(capsys.readouterr().out)
     assert (result["protocol"], result["repeats"], result["data"]) == ("small", 2, "imagelike")

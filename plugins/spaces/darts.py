@@ -371,12 +371,13 @@ TRAINED = {"channels": 36, "layers": 20}
 
 #: scoring protocols (``swapfw protocols darts``), the default first
 PROTOCOLS = {
-    "paper": Preset("the SWAP authors' scoring network: one reduction cell at C=3 reading the image (no stem), "
-                    "16 image-like samples, mean of 8 initialisations",
+    "reduced": Preset("the reduced DARTS network C=16 with 8 cells (normal and reduction cells), 32 image-like "
+                      "samples",
+                      build={"channels": 16, "layers": 8}, size_build=TRAINED, batch=32, data="imagelike"),
+    "paper": Preset("the SWAP authors' scoring network: one reduction cell at C=3 reading the image (no stem; the "
+                    "normal cell is not built), 16 image-like samples, mean of 8 initialisations",
                     build={"channels": 3, "layers": 1, "stem": 0}, size_build=TRAINED, batch=16, repeats=8,
                     data="imagelike"),
-    "reduced": Preset("the reduced DARTS network C=16 with 8 cells, 32 image-like samples",
-                      build={"channels": 16, "layers": 8}, size_build=TRAINED, batch=32, data="imagelike"),
     "benchmark": Preset("DARTS' CIFAR-10 evaluation network (C=36, 20 cells), 32 image-like samples",
                         build=TRAINED, batch=32, data="imagelike"),
 }

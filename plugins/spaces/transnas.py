@@ -457,11 +457,11 @@ def _width(channels) -> int:
 #: images here are 32x32 CIFAR-10; the benchmark's Taskonomy images are 256x256), sized as the
 #: benchmark network
 PROTOCOLS = {
+    "narrow": Preset("the network at base width 16 instead of 64, 64x64, 16 image-like samples; sizes of the "
+                     "width-64 network", build={"channels": 16}, size_build={}, batch=16, repeats=1,
+                     data="imagelike", input_shape=(3, 64, 64)),
     "benchmark": Preset("the benchmark network at 64x64 (jigsaw: tiles of 21x21), 16 image-like "
                         "samples", batch=16, data="imagelike", input_shape=(3, 64, 64)),
-    "narrow": Preset("the network at base width 16 instead of 64, 64x64, 16 image-like samples, mean of 4 "
-                     "initialisations", build={"channels": 16}, size_build={}, batch=16, repeats=4,
-                     data="imagelike", input_shape=(3, 64, 64)),
 }
 
 
