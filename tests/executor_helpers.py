@@ -22,7 +22,7 @@ class _OnTarget:
     def score(self, network, batch, *, seed):
         if network.loaded.source.endswith(_target()):
             self.misbehave()
-        return float(network.ir.params)
+        return float(network.sized_params)
 
 
 class DiesOnce(_OnTarget):
