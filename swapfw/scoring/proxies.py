@@ -157,7 +157,7 @@ def run_proxy(name: str, network, batch, seed: int) -> float:
         values = {part: run_proxy(part, network, batch, seed) for part in parts}
         settings = dict(network.settings)
         if getattr(entry.obj, "reference", None):
-            settings["reference"] = _reference_for(name, network, seed)
+            settings["reference"] = _reference_for(name, network)
         value = call(entry, "combine", values, settings)
     else:
         value = call(entry, "score", network, batch, seed=seed)
@@ -167,8 +167,8 @@ def run_proxy(name: str, network, batch, seed: int) -> float:
         raise SwapfwError(f"proxy {name!r} returned {value!r}, not a number") from None
 
 
-#: measures a calibrated proxy's reference sample for one network's protocol: fn(name, network, seed)
-#: -> {part: sorted values}; set by ``swapfw.studies.reference`` (it needs the cache and an executor,
+#: measures a calibrated proxy's reference sample for one network's protocol: fn(name, network)
+#: -> {part: sorted values} (scored with the reference seed, whatever the network's); set by ``swapfw.studies.reference`` (it needs the cache and an executor,
 #: which live downstream of scoring)
 _reference_provider = None
 
@@ -178,7 +178,7 @@ def set_reference_provider(provider) -> None:
     _reference_provider = provider
 
 
-def _reference_for(name: str, network, seed: int) -> dict:
+def _reference_for(name: str, network) -> dict:
     known = network.settings.get("references", {})
     if name in known:
         return known[name]
@@ -186,5 +186,5 @@ def _reference_for(name: str, network, seed: int) -> dict:
         raise SwapfwError(f"proxy {name!r} compares each part with a reference sample of the space; "
                           "import swapfw.studies.reference to measure it")
     known = network.settings.setdefault("references", {})
-    known[name] = _reference_provider(name, network, seed)
+    known[name] = _reference_provider(name, network)
     return known[name]

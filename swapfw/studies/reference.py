@@ -47,7 +47,7 @@ def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dic
     return references
 
 
-def _provide(name: str, network, seed: int) -> dict[str, list[float]]:
+def _provide(name: str, network) -> dict[str, list[float]]:
     """The reference of ``name`` for a network that ``swapfw.score`` prepared (SPACE:ARCH models only)."""
     scoring = network.settings.get("scoring")
     if scoring is None:
