@@ -14,6 +14,22 @@ def test_gaussian_is_seeded():
     assert not torch.equal(a.inputs, load_batch("gaussian", 4, (3, 8, 8), 2).inputs)
 
 
+@pytest.mark.parametrize("source", ["gaussian", "imagelike"])
+def test_a_batch_is_the_same_whatever_the_thread_count(source):
+    """FFTs and reductions split by thread count: the batch is made on one thread, so every worker
+    (one thread or many) scores the same inputs; the caller's thread count is left as it was."""
+    previous = torch.get_num_threads()
+    try:
+        batches = []
+        for threads in (2, 1, 2):
+            torch.set_num_threads(threads)
+            batches.append(load_batch(source, 16, (3, 32, 32), 0).inputs)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(previous)
+    assert all(torch.equal(batches[0], b) for b in batches[1:])
+
+
 def test_real_cifar10_npz_is_normalised_and_labelled(cifar_npz):
     batch = load_batch(f"cifar10:{cifar_npz}", 64, (3, 32, 32), 0)
     assert batch.inputs.shape == (64, 3, 32, 32) and batch.targets.shape == (64,)

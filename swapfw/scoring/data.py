@@ -9,6 +9,7 @@ every pixel, which drives SWAP towards its 2^S ceiling on large networks).
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,21 @@ def load_batch(spec: str, samples: int, shape: tuple[int, ...], seed: int) -> Ba
         raise SwapfwError(f"data source {kind!r} takes no argument, got {spec!r}")
     if kind not in ("gaussian", "imagelike") and not arg:
         raise SwapfwError(f"data source {kind!r} needs a path: {kind}:PATH")
-    return loaders[kind](arg, samples, tuple(shape), seed)
+    with _one_thread():
+        return loaders[kind](arg, samples, tuple(shape), seed)
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Make a batch on one thread: FFTs and reductions split their work by the thread count, so a
+    batch made on two threads can differ in the last bit from one made on one, and a sign near
+    zero then flips a pattern bit (the same seed must give the same batch in every process)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _generator(seed: int) -> torch.Generator:
