@@ -171,3 +171,26 @@ def test_a_budget_stops_every_searcher_at_that_many_distinct_architectures(searc
     report = search(settings(tmp_path, searcher=searcher, cycles=50, budget=9, cache=""))
     assert report["evaluations"] + report["cached"] == 9
     assert report["best"]["score"] >= max(report["history"] or [float("-inf")])
+
+
+def test_auto_mu_sigma_reads_the_reference_sizes_through_the_score_cache(tmp_path, monkeypatch):
+    """--mu/--sigma auto: the sized parameter counts of the reference sample, as `score` derives them,
+    kept in the score cache so that the next search reads them instead of building 1,000 networks."""
+    import sqlite3
+
+    import swapfw.scoring.regularise as regularise
+    from swapfw.scoring.score import score
+    from swapfw.studies.reference import reference_archs
+
+    monkeypatch.setattr(regularise, "AUTO_SAMPLES", 12)
+    space = get("spaces", "nb201")
+    archs = reference_archs(space, 12)
+    sizes = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in archs]
+    first = search(settings(tmp_path, mu="auto", sigma="auto", seed=3))
+    assert first["mu"] == first["sigma"] == max(sizes) / 1e6
+    assert score(f"nb201:{archs[0]}", mu="auto", sigma="auto", build_options=dict(SMALL), protocol="benchmark").mu \
+        == first["mu"]
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM scores WHERE proxy='params' AND seed=0").fetchone()[0] == len(set(archs))
+        db.execute("UPDATE scores SET value=4.5e6 WHERE proxy='params' AND seed=0 AND arch=?", (archs[0],))
+    assert search(settings(tmp_path, mu="auto", sigma="auto", seed=3))["mu"] == 4.5

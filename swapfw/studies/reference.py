@@ -16,6 +16,7 @@ import math
 from ..errors import SwapfwError
 from ..plugins import get_space
 from ..running.executors import ExecutorSpec, open_pool
+from ..scoring import regularise
 from ..scoring.proxies import calibrated, derive, parts_of, proxy_plan, reference_size, set_reference_provider
 from .cache import ScoreCache
 from .evaluate import Scorer, ScoringSettings
@@ -26,6 +27,17 @@ REFERENCE_SEED = 0
 
 def reference_archs(space, count: int) -> list[str]:
     return [space.canonical(arch) for arch in space.sample(count, REFERENCE_SEED)]
+
+
+def sizes(settings, cache, pool) -> list[int]:
+    """The parameter counts ``--mu/--sigma auto`` read: the ``params`` proxy (the sized network's
+    count) over the first AUTO_SAMPLES reference architectures, the architectures
+    ``swapfw score --mu auto`` samples, through the score cache: a search pays for them once."""
+    space = get_space(settings.space, settings.build_options)
+    scorer = Scorer(settings, ["params"], REFERENCE_SEED, cache, pool)
+    measured, _ = scorer.measure_many(reference_archs(space, regularise.AUTO_SAMPLES))
+    counts = [values["params"] for values in measured.values()]
+    return [int(v) for v in counts if math.isfinite(v)]
 
 
 def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dict[str, list[float]]]:

@@ -20,7 +20,7 @@ from ..patterns.count import saturation_note
 from ..plugins import call, get_registry, get_space
 from ..running.executors import ExecutorSpec, open_pool
 from ..scoring.proxies import derive, is_population
-from ..scoring.regularise import resolve_mu_sigma, space_params
+from ..scoring.regularise import fill_auto, parse_mu_sigma, space_params
 from . import reference
 from .cache import ScoreCache
 from .evaluate import NoCache, Scorer, ScoringSettings, resolve
@@ -71,7 +71,8 @@ class Evaluator:
     def __init__(self, settings: SearchSettings, space, cache, pool):
         self.settings, self.space = settings, space
         self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache, pool)
-        self.mu, self.sigma = (resolve_mu_sigma(settings.mu, settings.sigma, space, settings.sized_options())
+        self.mu, self.sigma = (fill_auto(parse_mu_sigma(settings.mu), parse_mu_sigma(settings.sigma),
+                                         lambda: reference.sizes(settings, cache, pool))
                                if self.scorer.derived else (None, None))
         self.references = reference.measure(settings, self.scorer.derived, cache, pool,
                                             self.mu, self.sigma)
