@@ -25,9 +25,13 @@ import statistics
 import sys
 from pathlib import Path
 
+import torch
+
 from swapfw.plugins import get
-from swapfw.running.executors import ExecutorSpec
+from swapfw.running.executors import ExecutorSpec, open_pool
+from swapfw.scoring.proxies import proxy_plan
 from swapfw.studies.correlate import CorrelateSettings, correlate
+from swapfw.studies.evaluate import NoCache, Scorer
 from swapfw.studies.reference import reference_archs
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -49,6 +53,8 @@ def main() -> None:
     parser.add_argument("--cache", default=None)
     parser.add_argument("--executor", default="local")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--cost", type=int, default=20,
+                        help="architectures (outside the set, uncached, one thread) to time each proxy on")
     parser.add_argument("--out", default="nb201_ceiling")
     args = parser.parse_args()
     table = DATA / "nb201" / "nb201.csv"
@@ -74,13 +80,16 @@ def main() -> None:
     report = correlate(settings, executor=ExecutorSpec(args.executor, workers=args.workers))
     run = report["per_seed"][0]
     archs, scores = run["archs"], run["scores"]
+    costs = _costs(settings, proxies, args.cost, args.seed)
     results = [_row("oracle", None, None, archs, [float(rows[a]["cifar10_val"]) for a in archs], rows)]
     for name in proxies:
-        entry = report["proxies"][name]
-        per_arch = entry["seconds"] / len(archs)
-        results.append(_row(name, entry["spearman_mean"], per_arch, archs, scores[name], rows))
+        results.append(_row(name, report["proxies"][name]["spearman_mean"], _cost(name, costs), archs, scores[name],
+                            rows))
     print(f"NB201, {len(archs)} architectures, protocol {report['protocol']}, data {report['data']}, "
           f"S = {report['batch']}, {report['repeats']} initialisation(s), seed {args.seed}")
+    print(f"per-architecture cost: {args.cost} architectures outside the set, uncached, one thread; a proxy's "
+          f"s/arch is its own time, an aggregate's the sum of its parts'; building the networks: "
+          f"{costs['build']:.3f} s/arch more")
     print(f"{'proxy':<56}{'rho val':>8}{'s/arch':>8}   top-1 / top-10 / top-100 accuracy: "
           + " | ".join(REPORT))
     for row in results:
@@ -90,12 +99,32 @@ def main() -> None:
         print(f"{row['proxy']:<56}{rho:>8}{cost:>8}   {tops}")
     out.with_suffix(".json").write_text(json.dumps({"protocol": report["protocol"], "data": report["data"],
                                                     "batch": report["batch"], "repeats": report["repeats"],
+                                                    "build_seconds_per_arch": costs["build"],
                                                     "archs": len(archs), "rows": results}, indent=1))
     with open(out.with_suffix(".csv"), "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["arch", *proxies, *REPORT])
         for i, arch in enumerate(archs):
             writer.writerow([arch, *(scores[p][i] for p in proxies), *(rows[arch][m] for m in REPORT)])
+
+
+def _costs(settings, proxies, count: int, seed: int) -> dict[str, float]:
+    """Seconds per architecture of each measured proxy, and of building the networks (key ``build``)."""
+    measured, _ = proxy_plan(proxies)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with open_pool(ExecutorSpec("local", threads=1)) as pool:
+            scorer = Scorer(settings, measured, seed, NoCache(), pool)
+            scorer.measure_many(get("spaces", "nb201").sample(count, 10_000 + seed))  # not the reference seed's
+    finally:
+        torch.set_num_threads(threads)
+    return {"build": scorer.build_seconds / count, **{p: s / count for p, s in scorer.seconds.items()}}
+
+
+def _cost(name: str, costs: dict[str, float]) -> float:
+    """A proxy's own time; an aggregate's, the sum over the proxies it measures (each once)."""
+    return sum(costs[leaf] for leaf in proxy_plan([name])[0])
 
 
 def _row(name, rho, seconds, archs, values, rows) -> dict:

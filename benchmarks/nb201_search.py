@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from swapfw.studies.search import SearchSettings, search
+from swapfw.studies.search import DEFAULT_PROXY, SearchSettings, search
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -33,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--searchers", default="swap-nas,aging-evolution,random")
-    parser.add_argument("--proxies", default="regswap")
+    parser.add_argument("--proxies", default=None, help="comma-separated (default: the space's search proxy)")
     parser.add_argument("--budgets", default="1000", help="distinct architectures per run, comma-separated")
     parser.add_argument("--protocol", default=None)
     parser.add_argument("--population", type=int, default=20)
@@ -55,7 +55,10 @@ def main() -> None:
           f"CIFAR-10 batch, protocol {args.protocol or 'default'}")
     print(f"{'proxy':<34}{'searcher':<17}{'budget':>7} {'cifar10_test':>15} {'cifar100_test':>15} "
           f"{'distinct':>9}{'s/run':>8}")
-    for proxy in args.proxies.split(","):
+    from swapfw.plugins import get_space
+
+    default = getattr(get_space("nb201", {}), "search_proxy", None) or DEFAULT_PROXY
+    for proxy in (args.proxies or default).split(","):
         for budget in (int(b) for b in args.budgets.split(",")):
             for name in args.searchers.split(","):
                 for seed in range(args.seeds):

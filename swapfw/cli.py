@@ -249,7 +249,8 @@ def correlate(space, truth, metric, arch_column, arch_format, proxies, samples, 
 @cli.command()
 @click.option("--space", required=True, help="Search-space plugin, e.g. nb201.")
 @click.option("--searcher", default="swap-nas", show_default=True, help="swap-nas, aging-evolution, random, ...")
-@click.option("--proxy", default="regswap", show_default=True, help="The proxy that scores architectures.")
+@click.option("--proxy", default=None,
+              help="The proxy that scores architectures [default: the space's search proxy, else regswap].")
 @click.option("--population", default=20, show_default=True)
 @click.option("--cycles", default=None, type=int,
               help="Cycles of the searcher (default 50, or as many as --budget allows when a budget is given).")

@@ -91,6 +91,9 @@ class Space(Protocol):
     """A caveat ``correlate`` prints with every report on this space (e.g. which images stand in)."""
     protocols: Optional[dict]
     """Named scoring protocols, name -> ``swapfw.scoring.presets.Preset``, the default first (``--protocol``)."""
+    search_proxy: Optional[str]
+    """The proxy ``swapfw search`` scores with when none is given, chosen from the space's measured
+    ceiling (``benchmarks/nb201_ceiling.py``); absent: ``regswap``."""
 
     @optional
     def bind(self, options: dict) -> "Space":

@@ -104,7 +104,7 @@ def test_a_setting_that_fails_every_task_stops_the_run_with_its_error(small_trut
 
 @pytest.mark.parametrize("searcher", ["swap-nas", "aging-evolution"])
 def test_search_is_the_same_on_worker_processes(searcher):
-    settings = dict(space="nb201", searcher=searcher, population=6, cycles=3, sample_size=3, mutations=3,
+    settings = dict(space="nb201", searcher=searcher, proxy="regswap", population=6, cycles=3, sample_size=3, mutations=3,
                     mu=0.02, sigma=0.02, build_options={"channels": 4, "cells": 1}, cache="")
     local = search(SearchSettings(**settings), executor=ExecutorSpec("local", threads=1))
     spread = search(SearchSettings(**settings), executor=ExecutorSpec("processes", workers=2))

@@ -15,7 +15,7 @@ SMALL = {"channels": 4, "cells": 1}
 
 
 def settings(tmp_path, **kw):
-    base = dict(space="nb201", population=6, cycles=4, sample_size=3, mutations=2, mu=0.02, sigma=0.02,
+    base = dict(space="nb201", proxy="regswap", population=6, cycles=4, sample_size=3, mutations=2, mu=0.02, sigma=0.02,
                 build_options=dict(SMALL), cache=str(tmp_path / "c.sqlite"), protocol="benchmark", batch=16,
                 data="gaussian")
     base.update(kw)
@@ -78,7 +78,7 @@ def test_bad_settings(tmp_path):
 
 
 def test_cli_json(tmp_path):
-    result = CliRunner().invoke(cli, ["search", "--space", "nb201", "--population", "5", "--cycles", "3",
+    result = CliRunner().invoke(cli, ["search", "--space", "nb201", "--proxy", "regswap", "--population", "5", "--cycles", "3",
                                       "--sample-size", "2", "--mutations", "2", "--mu", "0.02", "--sigma", "0.02",
                                       "--space-option", "channels=4", "--space-option", "cells=1",
                                       "--cache", str(tmp_path / "c.sqlite"), "--format", "json"])
@@ -194,3 +194,51 @@ def test_auto_mu_sigma_reads_the_reference_sizes_through_the_score_cache(tmp_pat
         assert db.execute("SELECT count(*) FROM scores WHERE proxy='params' AND seed=0").fetchone()[0] == len(set(archs))
         db.execute("UPDATE scores SET value=4.5e6 WHERE proxy='params' AND seed=0 AND arch=?", (archs[0],))
     assert search(settings(tmp_path, mu="auto", sigma="auto", seed=3))["mu"] == 4.5
+
+
+def test_without_a_proxy_search_takes_the_spaces_own_else_regswap(tmp_path, monkeypatch):
+    from swapfw.plugins import get_space
+    from swapfw.scoring.proxies import is_population, proxy_plan
+
+    space = type(get_space("nb201", {}))
+    declared = space.search_proxy
+    measured, _ = proxy_plan([declared])
+    assert measured and all(get("proxies", leaf) for leaf in measured)  # proxies the registry has
+    assert not is_population(declared)
+    monkeypatch.setattr(space, "search_proxy", "swap")
+    assert search(settings(tmp_path, proxy=None))["proxy"] == "swap"
+    monkeypatch.delattr(space, "search_proxy")
+    assert search(settings(tmp_path, proxy=None))["proxy"] == "regswap"
+
+
+def test_a_spent_neighbourhood_walks_further_for_a_new_architecture():
+    """A converged elitist population has scored every neighbour of its best: the offspring must come
+    from further away, or a search bounded by its budget would spend nothing and never end."""
+    import random
+
+    from swapfw_plugins.searchers.evolution import _fresh_mutation
+
+    space = get("spaces", "nb201")
+    parent = space.sample(1, 5)[0]
+    distance = lambda arch: sum(a != b for a, b in zip(space.parse(arch), space.parse(parent)))
+
+    class Evaluated:  # the parent and every single-op neighbour are scored
+        def known(self, arch):
+            return distance(arch) <= 1
+
+    rng, taken = random.Random(0), set()
+    children = [_fresh_mutation(space, parent, rng, Evaluated(), taken) for _ in range(4)]
+    assert all(distance(c) >= 2 for c in children) and len(set(children)) == 4
+
+
+def test_a_search_that_meets_nothing_new_stops_and_says_so(tmp_path, monkeypatch):
+    import swapfw.studies.search as search_module
+
+    space = type(get("spaces", "nb201"))
+    monkeypatch.setattr(space, "mutate", lambda self, arch, rng, kind="op": arch)
+    monkeypatch.setattr(space, "crossover", lambda self, a, b, rng: (a, b))
+    monkeypatch.setattr(search_module, "STALLED_CYCLES", 5)
+    report = search(settings(tmp_path, cycles=None, budget=40))
+    assert report["evaluations"] + report["cached"] == 6  # the initial population, then nothing new
+    assert len(report["history"]) == 1 + 5  # the first cycle met the population
+    assert any("met no new architecture in 5 cycles: stopped after 6 of the budget's 40" in n for n in report["notes"])

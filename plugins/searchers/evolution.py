@@ -10,8 +10,10 @@ import itertools
 
 from swapfw import hookimpl
 
-#: mutations tried per offspring before a searcher accepts one it has already scored
+#: single mutations of the parent tried per offspring before walking further away from it
 FRESH_TRIES = 30
+#: further mutation steps of that walk before a searcher accepts an architecture already scored
+WALK_STEPS = 1000
 
 
 def _mutate(space, arch, rng):
@@ -20,11 +22,14 @@ def _mutate(space, arch, rng):
 
 
 def _fresh_mutation(space, arch, rng, evaluate, taken: set):
-    """A mutation of ``arch`` not scored yet and not already proposed this cycle, if one turns up
-    within FRESH_TRIES draws; else the last draw (so a crowded neighbourhood cannot stall a cycle)."""
+    """A mutation of ``arch`` not scored yet and not already proposed this cycle: one of FRESH_TRIES
+    single mutations, else a random walk of further mutations from the last of them (an elitist
+    population converges until every neighbour of its best is scored; without the walk, its
+    offspring would then cost nothing and a search bounded by a budget would never end). In a space
+    exhausted within the walk, the last draw."""
     child = arch
-    for _ in range(FRESH_TRIES):
-        child = _mutate(space, arch, rng)
+    for step in range(FRESH_TRIES + WALK_STEPS):
+        child = _mutate(space, arch if step < FRESH_TRIES else child, rng)
         if not evaluate.known(child) and child not in taken:
             break
     taken.add(child)

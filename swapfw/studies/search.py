@@ -27,12 +27,16 @@ from .evaluate import NoCache, Scorer, ScoringSettings, resolve
 from .truth import load_truth
 
 
+#: the search proxy of a space that names none
+DEFAULT_PROXY = "regswap"
+
+
 @dataclass(kw_only=True)
 class SearchSettings(ScoringSettings):
     """A scoring protocol (space, data, batch, ...) plus the searcher, its proxy and its options."""
 
     searcher: str = "swap-nas"
-    proxy: str = "regswap"
+    proxy: str | None = None  # None: the space's search_proxy, else DEFAULT_PROXY
     population: int = 20
     cycles: int | None = 50  # None: as many as the budget allows (needs a budget)
     sample_size: int = 5
@@ -63,6 +67,15 @@ class SearchSettings(ScoringSettings):
 
 class BudgetSpent(SwapfwError):
     """Raised by the evaluator when the budget is used up; the search ends with the best so far."""
+
+
+class Stalled(BudgetSpent):
+    """Raised when a search bounded only by its budget meets no new architecture for STALLED_CYCLES
+    cycles (its space, or the part it can reach, is spent): it ends with the best so far, and says so."""
+
+
+#: cycles without a new architecture after which a search bounded only by its budget ends
+STALLED_CYCLES = 100
 
 
 class Evaluator:
@@ -99,6 +112,11 @@ class Evaluator:
         restored scores count only when its replay reaches them, so resuming changes no decision)."""
         canonical = self.space.canonical(arch)
         return canonical in self.seen and canonical not in self.replaying
+
+    @property
+    def met(self) -> int:
+        """Distinct architectures the searcher has met in this run (restored ones once the replay reaches them)."""
+        return len(self.seen) - len(self.replaying)
 
     @property
     def remaining(self) -> int | None:
@@ -188,9 +206,11 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     The initial population and each cycle's offspring go to the executor as one batch each.
     """
     settings = resolve(settings)
-    settings.check()
     registry = get_registry()
     space = get_space(settings.space, settings.build_options)
+    if settings.proxy is None:
+        settings = replace(settings, proxy=getattr(space, "search_proxy", None) or DEFAULT_PROXY)
+    settings.check()
     entry = registry.entry("searchers", settings.searcher)
     table = load_truth(*truth[:2], space, *truth[2:]) if truth else None  # fail early on a bad file
     spec = replace(executor or ExecutorSpec(), device=settings.device)
@@ -206,6 +226,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
                 evaluate.restore(state)
 
             shown = [0]  # distinct architectures the progress bar has counted (runs bounded by a budget)
+            stall = {"met": evaluate.met, "cycles": 0}
 
             def on_cycle(best_score: float) -> None:
                 history.append(best_score)
@@ -214,9 +235,17 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
                 if progress:
                     progress(1 if settings.cycles is not None else len(evaluate.seen) - shown[0])
                     shown[0] = len(evaluate.seen)
+                stall["cycles"] = 0 if evaluate.met > stall["met"] else stall["cycles"] + 1
+                stall["met"] = evaluate.met
+                if settings.cycles is None and stall["cycles"] >= STALLED_CYCLES:
+                    raise Stalled(f"{settings.searcher} met no new architecture in {STALLED_CYCLES} cycles: "
+                                  f"stopped after {evaluate.met} of the budget's {settings.budget}")
 
+            stopped = None
             try:
                 call(entry, "run", space, evaluate, settings, random.Random(settings.seed), on_cycle)
+            except Stalled as exc:
+                stopped = str(exc)
             except BudgetSpent:
                 pass
             workers = pool.workers
@@ -231,6 +260,8 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
               "mu": evaluate.mu, "sigma": evaluate.sigma, "seconds": round(time.perf_counter() - start, 2),
               "history": history, "executor": {"name": spec.name, "workers": workers}, "failed": failed,
               "notes": _notes(evaluate, settings.batch)}
+    if stopped:
+        report["notes"].append(stopped)
     if failed:
         report["notes"].append(f"{len(failed)} architectures failed twice and were never chosen, e.g. "
                                f"{failed[0]['arch']}: {failed[0]['error']}")
