@@ -39,7 +39,10 @@ PROXIES = ("swap,regswap,params,flops,synflow,meco,nwot,jacov,zico,zen,snip,grad
            "az_expressivity,az_progressivity,az_trainability")
 AGGREGATES = ("calibrated:regswap+zico,calibrated:regswap+meco,calibrated:regswap+zico+meco,"
               "calibrated:swap+params+zico,calibrated:regswap+zen,"
-              "calibrated:az_expressivity+az_progressivity+az_trainability+flops")
+              "calibrated:az_expressivity+az_progressivity+az_trainability+flops,calibrated:synflow+nwot,"
+              "calibrated:regswap+synflow,calibrated:regswap+nwot,calibrated:regswap+synflow+nwot,"
+              "calibrated:swap+synflow+nwot+params,calibrated:regswap+jacov+synflow,calibrated:swap+flops,"
+              "calibrated:regswap+flops,calibrated:meco+zico+synflow+nwot")
 REPORT = ("cifar10_val", "cifar10_test", "cifar100_test")
 
 
