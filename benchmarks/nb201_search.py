@@ -24,7 +24,8 @@ from pathlib import Path
 
 import torch
 
-from swapfw.studies.search import DEFAULT_PROXY, SearchSettings, search
+from swapfw.plugins import get_space
+from swapfw.studies.search import SearchSettings, default_proxy, search
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -55,10 +56,7 @@ def main() -> None:
           f"CIFAR-10 batch, protocol {args.protocol or 'default'}")
     print(f"{'proxy':<34}{'searcher':<17}{'budget':>7} {'cifar10_test':>15} {'cifar100_test':>15} "
           f"{'distinct':>9}{'s/run':>8}")
-    from swapfw.plugins import get_space
-
-    default = getattr(get_space("nb201", {}), "search_proxy", None) or DEFAULT_PROXY
-    for proxy in (args.proxies or default).split(","):
+    for proxy in (args.proxies or default_proxy(get_space("nb201", {}))).split(","):
         for budget in (int(b) for b in args.budgets.split(",")):
             for name in args.searchers.split(","):
                 for seed in range(args.seeds):

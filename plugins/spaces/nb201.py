@@ -217,7 +217,7 @@ class NB201Space:
     input_shape = (3, 32, 32)
     ops = OPS
     protocols = PROTOCOLS
-    #: the best top-1/top-10 cifar10_val of 31 proxies and aggregates over the 1,000-architecture
+    #: the best top-10 cifar10_val of 30 proxies and aggregates over the 1,000-architecture
     #: reference sample under ``tiny`` (README, "What a proxy-driven search can find")
     search_proxy = "calibrated:regswap+synflow+nwot"
 

@@ -168,8 +168,8 @@ def run_proxy(name: str, network, batch, seed: int) -> float:
 
 
 #: measures a calibrated proxy's reference sample for one network's protocol: fn(name, network)
-#: -> {part: sorted values} (scored with the reference seed, whatever the network's); set by ``swapfw.studies.reference`` (it needs the cache and an executor,
-#: which live downstream of scoring)
+#: -> {part: sorted values} (scored with the reference seed, whatever the network's); set by
+#: ``swapfw.studies.reference`` (it needs the cache and an executor, which live downstream of scoring)
 _reference_provider = None
 
 

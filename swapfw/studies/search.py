@@ -31,6 +31,11 @@ from .truth import load_truth
 DEFAULT_PROXY = "regswap"
 
 
+def default_proxy(space) -> str:
+    """The proxy a search of ``space`` scores with when none is given."""
+    return getattr(space, "search_proxy", None) or DEFAULT_PROXY
+
+
 @dataclass(kw_only=True)
 class SearchSettings(ScoringSettings):
     """A scoring protocol (space, data, batch, ...) plus the searcher, its proxy and its options."""
@@ -209,7 +214,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     registry = get_registry()
     space = get_space(settings.space, settings.build_options)
     if settings.proxy is None:
-        settings = replace(settings, proxy=getattr(space, "search_proxy", None) or DEFAULT_PROXY)
+        settings = replace(settings, proxy=default_proxy(space))
     settings.check()
     entry = registry.entry("searchers", settings.searcher)
     table = load_truth(*truth[:2], space, *truth[2:]) if truth else None  # fail early on a bad file
