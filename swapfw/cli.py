@@ -49,7 +49,7 @@ def cli():
 @click.option("--protocol", default=None,
               help="A SPACE:ARCH model's scoring protocol (swapfw protocols SPACE lists them; default: the space's).")
 @click.option("--data", default=None,
-              help="gaussian | imagelike | cifar10:PATH (folder or .npz) | images:DIR | tensor:FILE.npy "
+              help="gaussian | imagelike | cifar10:PATH (folder or .npz) | images:DIR | tensor:FILE.npy | tokens:VOCAB[,LENGTH] "
                    "(default: the protocol's; gaussian for other models).")
 @click.option("--batch", default=None, type=int, help="Samples S in the mini-batch (default: the protocol's, else 16).")
 @click.option("--repeats", default=None, type=int,

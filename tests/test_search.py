@@ -159,7 +159,8 @@ def test_exported_onnx_computes_the_same_function(tmp_path):
                 module.running_mean.uniform_(-0.2, 0.2)
                 module.running_var.uniform_(0.5, 1.5)
     export(network, "onnx", str(tmp_path / "net.onnx"))
-    imported, shape = load_onnx(tmp_path / "net.onnx")
+    loaded = load_onnx(tmp_path / "net.onnx")
+    imported, shape = loaded.module, loaded.input.shape
     x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(imported(x), network(x), rtol=1e-4, atol=1e-5)

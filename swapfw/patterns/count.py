@@ -13,12 +13,20 @@ from .engine import PatternCounter, PatternCounts
 from .probe import Probe
 
 
-def count_patterns(probe: Probe, binarisers: list, inputs: torch.Tensor, device: torch.device) -> PatternCounts:
-    """One forward pass of ``inputs`` through the instrumented model, counting patterns as values appear."""
+def count_patterns(probe: Probe, binarisers: list, inputs: torch.Tensor, device: torch.device,
+                   group: int | None = None) -> PatternCounts:
+    """One forward pass of ``inputs`` through the instrumented model, counting patterns as values appear.
+
+    ``group``: the model takes exactly this many samples a call (an ONNX file with a fixed batch);
+    the samples then run ``group`` at a time and each site's values are joined before counting.
+    """
     counter = PatternCounter(binarisers, inputs.shape[0], device)
     try:
         with torch.no_grad():
-            output = probe.run(inputs.to(device), counter)
+            if group is None or group == inputs.shape[0]:
+                output = probe.run(inputs.to(device), counter)
+            else:
+                output = _grouped(probe, inputs.to(device), counter, group)
     except Exception as exc:
         if is_out_of_memory(exc):
             raise SwapfwError(f"out of memory scoring a batch of {inputs.shape[0]} on {device}: "
@@ -28,11 +36,34 @@ def count_patterns(probe: Probe, binarisers: list, inputs: torch.Tensor, device:
     return counter.result()
 
 
+def _grouped(probe: Probe, inputs: torch.Tensor, counter: PatternCounter, group: int):
+    """Run ``inputs`` ``group`` samples at a time; hand each site its values for all samples."""
+    if inputs.shape[0] % group:
+        raise SwapfwError(f"the model takes exactly {group} samples at a time (its batch is fixed): "
+                          f"give a --batch that is a multiple of {group}")
+    runs, outputs = [], []
+    for start in range(0, inputs.shape[0], group):
+        calls: list[tuple[int, torch.Tensor]] = []
+        outputs.append(probe.run(inputs[start:start + group], lambda i, v: calls.append((i, v.clone()))))
+        runs.append(calls)
+    for parts in zip(*runs):  # the k-th tap of every run: the same value for other samples
+        # a file may fold its fixed batch into another dim (a Reshape to (4B, 8)): the batch is the
+        # outermost factor of every value, so each run's values split into its B samples
+        counter(parts[0][0], torch.cat([value.reshape(group, -1) for _, value in parts]))
+    return outputs
+
+
 def output_is_finite(output) -> bool:
     """False where a float tensor of the model's output (or of its tuple) holds inf or NaN."""
-    tensors = output if isinstance(output, (tuple, list)) else [output]
+    tensors = _flat(output)
     return not any(isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
                    for t in tensors)
+
+
+def _flat(output) -> list:
+    if isinstance(output, (tuple, list)):
+        return [t for o in output for t in _flat(o)]
+    return [output]
 
 
 def _check_finite(output) -> None:

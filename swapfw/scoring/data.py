@@ -1,4 +1,5 @@
-"""Input mini-batches: ``gaussian``, ``imagelike``, ``cifar10:PATH``, ``images:DIR``, ``tensor:FILE.npy``.
+"""Input mini-batches: ``gaussian``, ``imagelike``, ``cifar10:PATH``, ``images:DIR``, ``tensor:FILE.npy``,
+``tokens:VOCAB[,LENGTH]``.
 
 Every source picks its S samples with the seed, so the same seed gives the same batch.
 ``imagelike`` needs no files: Gaussian fields with the power spectrum and the colour-channel
@@ -27,7 +28,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 @dataclass
 class Batch:
-    inputs: torch.Tensor  # float32 (S, C, H, W)
+    inputs: torch.Tensor  # float32 (S, C, H, W), or int64 (S, L) token ids
     targets: torch.Tensor | None  # int64 (S,) where the source has labels
     source: str
 
@@ -38,12 +39,14 @@ def load_batch(spec: str, samples: int, shape: tuple[int, ...], seed: int) -> Ba
         raise SwapfwError(f"--batch must be at least 1, got {samples}")
     kind, _, arg = spec.partition(":")
     loaders = {"gaussian": _gaussian, "imagelike": _imagelike, "cifar10": _cifar10, "images": _images,
-               "tensor": _tensor}
+               "tensor": _tensor, "tokens": _tokens}
     if kind not in loaders:
-        raise SwapfwError(f"unknown data source {spec!r} (use gaussian, imagelike, cifar10:PATH, images:DIR or "
-                          "tensor:FILE.npy)")
+        raise SwapfwError(f"unknown data source {spec!r} (use gaussian, imagelike, cifar10:PATH, images:DIR, "
+                          "tensor:FILE.npy or tokens:VOCAB[,LENGTH])")
     if kind in ("gaussian", "imagelike") and arg:
         raise SwapfwError(f"data source {kind!r} takes no argument, got {spec!r}")
+    if kind == "tokens" and not arg:
+        raise SwapfwError("data source 'tokens' needs the vocabulary size: tokens:VOCAB[,LENGTH]")
     if kind not in ("gaussian", "imagelike") and not arg:
         raise SwapfwError(f"data source {kind!r} needs a path: {kind}:PATH")
     with _one_thread():
@@ -178,6 +181,27 @@ def _images(arg: str, samples: int, shape: tuple, seed: int) -> Batch:
             raise SwapfwError(f"cannot read image {files[i]}: {exc}") from None
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
     return Batch(_normalise(x, shape, IMAGENET_MEAN, IMAGENET_STD), None, f"images:{arg}")
+
+
+def token_spec(spec: str) -> tuple[int, int | None]:
+    """(vocabulary, length or None) of ``tokens:VOCAB[,LENGTH]``."""
+    parts = spec.partition(":")[2].split(",")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (1, 2) or any(n < 1 for n in numbers):
+        raise SwapfwError(f"{spec!r}: want tokens:VOCAB[,LENGTH] with positive integers")
+    return numbers[0], (numbers[1] if len(numbers) == 2 else None)
+
+
+def _tokens(arg: str, samples: int, shape: tuple, seed: int) -> Batch:
+    """Token ids drawn uniformly below the vocabulary size: what an embedding table is indexed with."""
+    vocab, length = token_spec(f"tokens:{arg}")
+    if len(shape) != 1 or (length is not None and shape[0] != length):
+        raise SwapfwError(f"tokens:{arg} makes sequences of {length or 'L'} ids; the model takes samples of shape {shape}")
+    ids = torch.randint(0, vocab, (samples, *shape), generator=_generator(seed), dtype=torch.int64)
+    return Batch(ids, None, f"tokens:{vocab},{shape[0]}")
 
 
 def _tensor(arg: str, samples: int, shape: tuple, seed: int) -> Batch:

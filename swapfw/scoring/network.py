@@ -76,8 +76,9 @@ class Network:
         return self.ir.input_shape
 
     def count(self, inputs: torch.Tensor) -> PatternCounts:
-        """The patterns of one forward pass of ``inputs`` with the weights the network has now."""
-        return count_patterns(self.probe, self.binding.binarisers, inputs, self.device)
+        """The patterns of one forward pass of ``inputs`` with the weights the network has now (or of
+        one pass per group of samples, for a model that takes a fixed number at a time)."""
+        return count_patterns(self.probe, self.binding.binarisers, inputs, self.device, self.loaded.fixed_batch)
 
 
 def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, device: str = "cpu",
@@ -89,11 +90,11 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
     describe, where a protocol scores a smaller proxy network (a SPACE:ARCH model only).
     """
     loaded = load_model(model, build_options)
-    shape = resolve_input_shape(loaded.input_shape, input_shape, loaded.default_shape)
+    shape = resolve_input_shape(loaded.input_shape, input_shape, loaded.default_shape, ids=loaded.takes_ids)
     initialise(loaded.module, init, seed)
     dev = _device(device)
     loaded.module.to(dev)
-    example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(seed)).to(dev)
+    example = loaded.example(shape, seed).to(dev)
     ir = build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx")
     settings = dict(settings or {}, init=init)
     if size_options is not None and loaded.origin != "space":

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from ..errors import SwapfwError
 from ..patterns.count import saturation_note
 from . import presets
-from .data import load_batch
+from .data import load_batch, token_spec
 from .network import measure_patterns, prepare, space_of
 from .proxies import combine, run_proxy
 from .regularise import parse_mu_sigma, resolve_mu_sigma
@@ -75,8 +75,9 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
     else:
         if protocol is not None:
             raise SwapfwError("--protocol names a search space's scoring protocol: it applies to SPACE:ARCH models")
-        data = "gaussian" if data is None else data
         batch, repeats, size_options = 16 if batch is None else batch, 1 if repeats is None else repeats, None
+        if input_shape is None and data and data.startswith("tokens:"):
+            input_shape = (token_spec(data)[1],) if token_spec(data)[1] else None
     settings = {"repeats": repeats}
     if space is not None:  # what a calibrated proxy's reference sample is scored under
         settings["scoring"] = {"space": space.name, "protocol": protocol, "data": data, "batch": batch,
@@ -84,6 +85,7 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
                                "binariser": binariser, "device": device}
     network = prepare(model, input_shape=input_shape, init=init, seed=seed, device=device, binariser=binariser,
                       build_options=build_options, size_options=size_options, settings=settings)
+    data = data_for(network.loaded, data)
     mu, sigma = resolve_mu_sigma(mu, sigma, network.loaded.space, build_options if size_options is None else size_options)
     network.settings.update(mu=mu, sigma=sigma)
     inputs = load_batch(data, batch, network.input_shape, seed)
@@ -91,7 +93,7 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
     params = network.sized_params
     regswap = combine("regswap", {"swap": counts.swap, "params": params}, mu, sigma) if mu is not None else None
     extra = {name: run_proxy(name, network, inputs, seed) for name in proxies}
-    note = "; ".join(filter(None, [network.ir.note, saturation_note([counts.swap], batch)]))
+    note = "; ".join(filter(None, [*network.loaded.notes, network.ir.note, saturation_note([counts.swap], batch)]))
     return ScoreResult(
         swap=counts.swap if repeats > 1 else int(counts.swap), regswap=regswap,
         standard_patterns=counts.standard_patterns if repeats > 1 else int(counts.standard_patterns),
@@ -100,3 +102,26 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
         unhandled_sites=network.binding.unhandled, seconds=time.perf_counter() - start, seed=seed,
         mu=mu, sigma=sigma, input_shape=network.input_shape, data=inputs.source, device=str(network.device),
         init=init, source=network.loaded.source, note=note, proxies=extra, protocol=protocol, repeats=repeats)
+
+
+def data_for(loaded, data: str | None) -> str:
+    """The data source for a model: token ids for a model that takes them (vocabulary from the model
+    where the user names none), Gaussian samples for others; a source of the wrong kind is an error."""
+    kind = (data or "").partition(":")[0]
+    if not loaded.takes_ids:
+        if kind == "tokens":
+            raise SwapfwError(f"--data {data}: token ids are for a model whose input is integer ids; "
+                              f"this model takes {loaded.input_dtype} inputs")
+        return data or "gaussian"
+    if data is not None and kind != "tokens":
+        raise SwapfwError(f"the model's input is {loaded.input_dtype} token ids: use --data tokens:VOCAB[,LENGTH], "
+                          f"not {data}")
+    if data is None or data == "tokens":
+        if loaded.vocab is None:
+            raise SwapfwError("the model's input is token ids and its graph does not say the vocabulary size: "
+                              "give --data tokens:VOCAB[,LENGTH]")
+        return f"tokens:{loaded.vocab}"
+    vocab = token_spec(data)[0]
+    if loaded.vocab is not None and vocab > loaded.vocab:
+        raise SwapfwError(f"--data {data}: ids up to {vocab - 1}, but the model's embedding has {loaded.vocab} rows")
+    return data

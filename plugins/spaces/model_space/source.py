@@ -53,10 +53,14 @@ def load_template(source: str, input_shape: tuple[int, ...] | None) -> Template:
         shown = ",".join("?" if d is None else str(d) for d in declared)
         raise SwapfwError(f"{source}: the input shape {shown} has symbolic dims: give --space-option "
                           "input_shape=C,H,W")
-    shape = resolve_input_shape(declared, input_shape, loaded.default_shape)
+    if loaded.fixed_batch is not None:
+        raise SwapfwError(f"{source} fixes its batch at {loaded.fixed_batch} in a way swapfw cannot free (it scores "
+                          "such a file a batch at a time); a model space needs a batch of any size: export the model "
+                          "with a dynamic batch axis")
+    shape = resolve_input_shape(declared, input_shape, loaded.default_shape, ids=loaded.takes_ids)
     module = loaded.module.eval()
     graph_module = module if isinstance(module, torch.fx.GraphModule) else _trace(module, source)
-    example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
+    example = loaded.example(shape, 0)
     try:
         with torch.no_grad():
             graph_module(example)

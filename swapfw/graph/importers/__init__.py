@@ -7,8 +7,9 @@ against what the user asks for.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+import torch
 import torch.nn as nn
 
 from ...errors import SwapfwError
@@ -19,6 +20,10 @@ from .onnx_ops import onnx_module_type
 ops.register_module_typer(onnx_module_type)  # onnx2torch's classes, named by the importer that makes them
 
 DEFAULT_INPUT_SHAPE = (3, 32, 32)
+#: sequence length of token ids where neither the model nor the user fixes it
+DEFAULT_SEQUENCE_LENGTH = 32
+#: length of a symbolic dim when an importer checks a model on an example
+CHECK_LENGTH = 16
 
 
 @dataclass
@@ -29,6 +34,27 @@ class LoadedModel:
     origin: str  # "onnx" | "python" | "space" | "module"
     space: object | None = None
     default_shape: tuple[int, ...] | None = None  # used when neither source nor user fixes the shape
+    input_dtype: str = "float32"  # "int64" for token ids
+    vocab: int | None = None  # token ids are below this, where the source says
+    fixed_batch: int | None = None  # the model runs this many samples at a time, never more
+    notes: list[str] = field(default_factory=list)  # what the import did: opset converted, inputs bound, ...
+
+    @property
+    def takes_ids(self) -> bool:
+        return self.input_dtype.startswith("int")
+
+    def example(self, shape: tuple[int, ...], seed: int) -> torch.Tensor:
+        """A small batch of the kind the model takes, for tracing and shape propagation."""
+        return example_inputs(shape, self.fixed_batch or 2, seed, self.input_dtype, self.vocab)
+
+
+def example_inputs(shape: tuple[int, ...], samples: int, seed: int, dtype: str = "float32",
+                   vocab: int | None = None) -> torch.Tensor:
+    """Gaussian floats, or token ids below ``vocab`` (0 and 1 where the vocabulary is unknown)."""
+    generator = torch.Generator().manual_seed(seed)
+    if dtype.startswith("int"):
+        return torch.randint(0, vocab or 2, (samples, *shape), generator=generator, dtype=getattr(torch, dtype))
+    return torch.randn((samples, *shape), generator=generator)
 
 
 def load_model(source: str | nn.Module, build_options: dict | None = None) -> LoadedModel:
@@ -43,8 +69,10 @@ def load_model(source: str | nn.Module, build_options: dict | None = None) -> Lo
     if source.lower().endswith(".onnx") or os.path.exists(source):
         from .onnx import load_onnx
 
-        module, shape = load_onnx(source)
-        return LoadedModel(module, shape, source, "onnx")
+        imported = load_onnx(source)
+        spec = imported.input
+        return LoadedModel(imported.module, spec.shape, source, "onnx", input_dtype=spec.dtype, vocab=spec.vocab,
+                           fixed_batch=imported.fixed_batch, notes=imported.notes)
     if build_options:
         prefix = source.partition(":")[0]
         if prefix not in get_registry().entries["spaces"]:
@@ -70,8 +98,10 @@ def space_input_shape(space, build_options: dict | None = None) -> tuple[int, ..
     return tuple(shape_for(**(build_options or {})) if shape_for else space.input_shape)
 
 
-def resolve_input_shape(declared, requested, default=None) -> tuple[int, ...]:
-    """The per-sample input shape: what the user asked for, checked against what the model declares."""
+def resolve_input_shape(declared, requested, default=None, ids: bool = False) -> tuple[int, ...]:
+    """The per-sample input shape: what the user asked for, checked against what the model declares.
+
+    ``ids``: the model takes token ids, whose symbolic length defaults to ``DEFAULT_SEQUENCE_LENGTH``."""
     if requested is not None:
         requested = tuple(int(d) for d in requested)
         if any(d < 1 for d in requested):
@@ -84,6 +114,9 @@ def resolve_input_shape(declared, requested, default=None) -> tuple[int, ...]:
     if declared is None:
         return tuple(default or DEFAULT_INPUT_SHAPE)
     if any(d is None for d in declared):
+        if ids and len(declared) == 1:  # a sequence of token ids of any length
+            return (DEFAULT_SEQUENCE_LENGTH,)
         shown = ",".join("?" if d is None else str(d) for d in declared)
-        raise SwapfwError(f"the model's input shape {shown} has symbolic dims: give --input-shape C,H,W")
+        raise SwapfwError(f"the model's input shape {shown} has symbolic dims: give --input-shape "
+                          f"{'LENGTH (or --data tokens:VOCAB,LENGTH)' if ids else 'C,H,W'}")
     return tuple(declared)

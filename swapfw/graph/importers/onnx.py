@@ -14,7 +14,14 @@ elimination (which removes the ``Identity`` nodes).  Its fusion passes, common-s
 elimination and weight tying are switched off so that activation nodes (Relu, Clip, Erf, Mul, ...)
 stay separate nodes and BatchNormalization is not folded by us.  A small hand-written pass then
 drops ``allowzero=1`` from Reshapes whose constant target shape has no zero (where it has no
-effect).  A few missing converters are registered with onnx2torch's own registry below.
+effect).  Missing converters are registered with onnx2torch's own registry (``onnx_converters``).
+
+Files as model zoos and deployment pipelines write them need more, done here in this order:
+an opset onnx2torch cannot read (7, 8) is converted by onnx's version converter; companion
+inputs of token ids (attention mask, type and position ids) are bound inside the graph
+(``onnx_inputs``); a fixed batch is made symbolic (``onnx_batch``) and checked, or, where that
+does not hold, the samples run through the file a batch at a time (``OnnxImport.fixed_batch``).
+Each step leaves a one-line note that the score's output shows.
 
 Every failure -- missing file, not ONNX, truncated, unsupported op, conversion error -- is
 raised as a one-line :class:`SwapfwError`.
@@ -23,16 +30,20 @@ raised as a one-line :class:`SwapfwError`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ...errors import SwapfwError
+from .onnx_batch import fixed_batch, make_symbolic
+from .onnx_inputs import InputSpec, bind_companions, input_spec
 
-__all__ = ["load_onnx"]
+__all__ = ["OnnxImport", "load_onnx"]
 
 _MAX_MSG = 300
 
@@ -45,12 +56,21 @@ _SLIM_SKIP = ["graph_fusion", "subexpression_elimination", "weight_tying"]
 # --------------------------------------------------------------------------------------------
 
 
-def load_onnx(path: str | os.PathLike) -> tuple[torch.nn.Module, tuple[int | None, ...] | None]:
-    """Return (torch module, input shape without batch dim; None entries where a dim is symbolic).
+@dataclass
+class OnnxImport:
+    """An imported file: the module, the input swapfw fills, and what the import did to get there."""
 
-    The module is the ``torch.fx.GraphModule`` built by ``onnx2torch.convert`` from the
-    normalised graph, switched to eval mode.  The shape is read from the single graph input
-    (``None`` if the file declares no shape for it); its first (batch) dim is dropped.
+    module: torch.nn.Module
+    input: InputSpec
+    notes: list[str] = field(default_factory=list)  # one line per change: opset, bound inputs, batch
+    fixed_batch: int | None = None  # run the samples this many at a time (the file's batch could not be freed)
+    opset: int = 0  # the file's own opset
+
+
+def load_onnx(path: str | os.PathLike) -> OnnxImport:
+    """Import ``path``: read, up-convert an old opset where onnx2torch needs it, bind companion inputs,
+    free a fixed batch, normalise and convert to a ``torch.fx.GraphModule`` in eval mode.
+
     Raises :class:`SwapfwError` with a one-line message on any problem.
     """
     from .onnx_converters import register_once
@@ -59,17 +79,23 @@ def load_onnx(path: str | os.PathLike) -> tuple[torch.nn.Module, tuple[int | Non
     p = Path(os.fspath(path))
     model = _read_model(p)
     _check_structure(model, p)
-    input_shape = _input_shape(model, p)
-
-    try:
-        normalised = _normalise(model)
-    except Exception:  # onnxslim choked; try the raw graph, the checks below explain failures.
-        normalised = model
-    _fix_reshape_allowzero(normalised)
-
+    opset = _opsets(model).get("", 0)
+    notes: list[str] = []
+    model = _upgraded(model, p, notes)
+    model, bound = bind_companions(model, p)
+    notes += bound
+    spec = input_spec(model, p)
+    batch = fixed_batch(model)
+    if batch is not None:
+        module = _free_batch(model, batch, spec, p, notes)
+        if module is not None:
+            return OnnxImport(module, spec, notes, None, opset)
+    normalised = _normalised(model)
     _check_supported_ops(normalised, p)
     module = _convert(normalised, p)
-    return module, input_shape
+    if batch is not None:
+        notes.append(f"fixed batch of {batch}: the samples run {batch} at a time through the file as it is")
+    return OnnxImport(module, spec, notes, batch, opset)
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,31 +172,6 @@ def _check_structure(model, p: Path) -> None:
             raise SwapfwError(f"{p} is a truncated or corrupt ONNX file: graph output {out.name!r} is never produced")
 
 
-def _real_inputs(model):
-    inits = {t.name for t in model.graph.initializer}
-    return [i for i in model.graph.input if i.name not in inits]
-
-
-def _input_shape(model, p: Path) -> tuple[int | None, ...] | None:
-    inputs = _real_inputs(model)
-    if not inputs:
-        raise SwapfwError(f"{p}: the ONNX model has no inputs; swapfw needs a model with exactly one input")
-    if len(inputs) > 1:
-        names = ", ".join(i.name for i in inputs)
-        raise SwapfwError(
-            f"{p}: the ONNX model has {len(inputs)} inputs ({_one_line(names)}); "
-            "swapfw supports single-input models only"
-        )
-    inp = inputs[0]
-    if not inp.type.HasField("tensor_type"):
-        raise SwapfwError(f"{p}: the model input {inp.name!r} is not a tensor")
-    tt = inp.type.tensor_type
-    if not tt.HasField("shape"):
-        return None
-    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
-    return tuple(dims[1:])
-
-
 # --------------------------------------------------------------------------------------------
 # normalisation
 # --------------------------------------------------------------------------------------------
@@ -182,6 +183,17 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+def _normalised(model):
+    """``_normalise`` where onnxslim can, the raw graph where it chokes (the checks explain failures);
+    then ``allowzero`` dropped where it cannot matter."""
+    try:
+        out = _normalise(copy.deepcopy(model))  # onnxslim edits the model it is given
+    except Exception:
+        out = copy.deepcopy(model)
+    _fix_reshape_allowzero(out)
+    return out
 
 
 def _normalise(model):
@@ -224,6 +236,97 @@ def _fix_reshape_allowzero(model) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# old opsets and fixed batches
+# --------------------------------------------------------------------------------------------
+
+#: the opset an old file is converted to where onnx2torch cannot read its ops as they are
+UPGRADE_TO = 13
+
+
+#: ops normalisation removes, so onnx2torch never needs to read them
+_REMOVED = ("Identity", "Dropout")
+
+
+def _upgraded(model, p: Path, notes: list[str]):
+    """The model, or, where its opset is below ``UPGRADE_TO`` and onnx2torch cannot read its ops,
+    the model converted by onnx's version converter (the original opset noted)."""
+    missing = [m for m in _unsupported_ops(model) if m.split(" ")[0] not in _REMOVED]
+    version = _opsets(model).get("", 0)
+    if not missing or not 0 < version < UPGRADE_TO:
+        return model
+    import onnx.version_converter
+
+    try:
+        with _quiet():
+            converted = onnx.version_converter.convert_version(model, UPGRADE_TO)
+    except Exception as exc:
+        raise SwapfwError(f"{p}: unsupported ONNX op(s) that onnx2torch cannot convert: {_one_line(', '.join(missing))}; "
+                          f"onnx's version converter cannot take opset {version} to {UPGRADE_TO} either "
+                          f"({type(exc).__name__}: {_one_line(exc)})") from None
+    notes.append(f"opset {version} converted to {UPGRADE_TO} by onnx's version converter "
+                 f"(onnx2torch reads no {', '.join(sorted({m.split(' ')[0] for m in missing}))} at opset {version})")
+    return converted
+
+
+#: a fixed batch and the same batch freed agree when outputs match to this (relative to their scale)
+BATCH_CHECK_TOLERANCE = 1e-4
+
+
+def _free_batch(model, batch: int, spec: InputSpec, p: Path, notes: list[str]):
+    """The module with the fixed batch made symbolic, where it runs a batch of 2B exactly as two
+    batches of B (the file's own); None where it does not (the caller runs B samples at a time)."""
+    try:
+        with _quiet():
+            freed, rewritten = make_symbolic(model, batch, _normalise)
+        _fix_reshape_allowzero(freed)
+    except Exception:
+        return None
+    _check_supported_ops(freed, p)
+    try:
+        module = _convert(freed, p)
+        same = _same_per_sample(module, spec, batch)
+    except Exception:
+        return None
+    if not same:
+        return None
+    notes.append(f"fixed batch of {batch} made symbolic ({rewritten} batch-carrying constant(s) rewritten; "
+                 f"a batch of {2 * batch} matches {batch} at a time)")
+    return module
+
+
+def _same_per_sample(module, spec: InputSpec, batch: int) -> bool:
+    """Do 2B samples in one call give the outputs that two calls of B give?"""
+    from . import CHECK_LENGTH, example_inputs
+
+    shape = tuple(CHECK_LENGTH if d is None else d for d in (spec.shape or ()))
+    x = example_inputs(shape, 2 * batch, 0, spec.dtype, spec.vocab)
+    with torch.no_grad():
+        together = _tensors(module(x))
+        apart = [_tensors(module(x[:batch])), _tensors(module(x[batch:]))]
+    if len(together) != len(apart[0]):
+        return False
+    for whole, first, second in zip(together, *apart):
+        if whole.shape[:1] != (2 * batch,) or first.shape[:1] != (batch,):
+            return False
+        split = torch.cat([first, second]).to(torch.float64)
+        scale = float(split.abs().max()) if split.numel() else 0.0
+        if not torch.allclose(whole.to(torch.float64), split, rtol=BATCH_CHECK_TOLERANCE,
+                              atol=BATCH_CHECK_TOLERANCE * max(scale, 1e-6)):
+            return False
+    return True
+
+
+def _tensors(output) -> list[torch.Tensor]:
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, (tuple, list)):
+        return [t for o in output for t in _tensors(o)]
+    if isinstance(output, dict):
+        return [t for o in output.values() for t in _tensors(o)]
+    return []
+
+
+# --------------------------------------------------------------------------------------------
 # conversion
 # --------------------------------------------------------------------------------------------
 
@@ -233,6 +336,13 @@ def _opsets(model) -> dict[str, int]:
 
 
 def _check_supported_ops(model, p: Path) -> None:
+    missing = _unsupported_ops(model)
+    if missing:
+        raise SwapfwError(f"{p}: unsupported ONNX op(s) that onnx2torch cannot convert: {_one_line(', '.join(missing))}")
+
+
+def _unsupported_ops(model) -> list[str]:
+    """'Op (opset N)' for every op type onnx2torch has no converter for, in graph order."""
     from onnx2torch.node_converters.registry import get_converter
 
     opsets = _opsets(model)
@@ -248,9 +358,7 @@ def _check_supported_ops(model, p: Path) -> None:
             get_converter(operation_type=node.op_type, version=version, domain=domain)
         except NotImplementedError:
             missing[f"{node.op_type} ({where}opset {version})"] = None
-    if missing:
-        ops = ", ".join(missing)
-        raise SwapfwError(f"{p}: unsupported ONNX op(s) that onnx2torch cannot convert: {_one_line(ops)}")
+    return list(missing)
 
 
 def _convert(model, p: Path) -> torch.fx.GraphModule:

@@ -1,0 +1,349 @@
+"""A corpus of real architectures exported to ONNX as people have them, and what swapfw makes of each.
+
+    python benchmarks/onnx_corpus.py [--out DIR] [--only NAME ...] [--export-only] [--remeasure] [--table]
+
+Builds architectures without weights (random initialisation is what SWAP uses; nothing is
+downloaded) from timm, Hugging Face transformers (small configs) and torchvision, and exports each
+with the TorchScript exporter at opsets 9, 13 and 17 and with the dynamo exporter at opset 18,
+with a fixed batch of 1 (the model-zoo norm) and with a dynamic batch; plus opset 7/8 files and
+attention written out (no fused attention) where old opsets need it. Then, for every file:
+
+1. import it (``load_onnx``, seconds, what the import did);
+2. ``--init keep``: SWAP, |A| and V must equal onnxruntime's count on the file as it is
+   (``swapfw.graph.importers.onnx_reference``), on the same 16 samples. Where they differ, the
+   sites are compared bit by bit: a bit whose value is within ``NEAR_ZERO`` of 0 in both runs is
+   float rounding between two implementations of the same op (reported as such), anything else is
+   a wrong import;
+3. ``--init random``: a score.
+
+Results go to DIR/results.json (resumable: files already measured are skipped) and a Markdown
+table to stdout (model, exporter, opset, batch, import s, score s, forward s, match). Needs
+``pip install -e '.[test]'`` (timm, transformers, onnxruntime, onnxscript). Run on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+SAMPLES = 16
+MATRIX = [("legacy", 9), ("legacy", 13), ("legacy", 17), ("dynamo", 18)]
+
+
+# ------------------------------------------------------------------------------------------------
+# architectures: name -> (builder, input); every builder makes the architecture with random weights
+# ------------------------------------------------------------------------------------------------
+
+
+def _timm(name, **options):
+    def build():
+        import timm
+
+        return timm.create_model(name, pretrained=False, **options)
+
+    return build
+
+
+def _torchvision(name):
+    def build():
+        import torchvision
+
+        return getattr(torchvision.models, name)(weights=None)
+
+    return build
+
+
+class _Outputs(torch.nn.Module):
+    """A transformers model as exporters see it: plain tensors in, a tuple of tensors out."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, attention_mask=None):
+        options = {"attention_mask": attention_mask} if attention_mask is not None else {}
+        out = self.model(x, return_dict=False, **options)
+        return out[0], out[1]
+
+
+def _bert(attention=None):
+    def build():
+        from transformers import BertConfig, BertModel
+
+        config = BertConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                            intermediate_size=128, max_position_embeddings=64)
+        model = BertModel._from_config(config, attn_implementation=attention) if attention else BertModel(config)
+        return _Outputs(model.eval())
+
+    return build
+
+
+def _hf_vit():
+    from transformers import ViTConfig, ViTModel
+
+    config = ViTConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=64, num_hidden_layers=2,
+                       num_attention_heads=2, intermediate_size=128)
+    return _Outputs(ViTModel(config).eval())
+
+
+def _unfused(builder):
+    """A timm model with fused attention off: the explicit softmax(QK^T)V that opsets 9 and 13 can hold."""
+
+    def build():
+        model = builder()
+        for module in model.modules():
+            if hasattr(module, "fused_attn"):
+                module.fused_attn = False
+        return model
+
+    return build
+
+
+def image(c, h, w):
+    return {"kind": "image", "shape": [c, h, w]}
+
+
+TOKENS = {"kind": "tokens", "length": 16, "vocab": 1000, "mask": False}
+TOKENS_MASK = dict(TOKENS, mask=True)
+
+MODELS = {
+    "timm_resnet18": (_timm("resnet18"), image(3, 64, 64)),
+    "timm_efficientnet_b0": (_timm("efficientnet_b0"), image(3, 64, 64)),
+    "timm_mobilenetv3_small_100": (_timm("mobilenetv3_small_100"), image(3, 64, 64)),
+    "timm_convnext_atto": (_timm("convnext_atto"), image(3, 64, 64)),
+    "timm_vit_tiny": (_timm("vit_tiny_patch16_224", img_size=32, patch_size=8), image(3, 32, 32)),
+    "timm_regnetx_002": (_timm("regnetx_002"), image(3, 64, 64)),
+    "timm_mixer_s16": (_timm("mixer_s16_224", img_size=64), image(3, 64, 64)),
+    "hf_bert": (_bert(), TOKENS),
+    "hf_bert_mask": (_bert(), TOKENS_MASK),
+    "hf_vit": (_hf_vit, image(3, 32, 32)),
+    "tv_resnet18": (_torchvision("resnet18"), image(3, 64, 64)),
+    "tv_mobilenet_v2": (_torchvision("mobilenet_v2"), image(3, 64, 64)),
+    "tv_squeezenet1_0": (_torchvision("squeezenet1_0"), image(3, 64, 64)),
+}
+
+#: (name, builder, input, exporter, opset, batch) beyond MODELS x MATRIX x (fixed, dynamic)
+EXTRAS = [
+    ("tv_resnet18", MODELS["tv_resnet18"][0], image(3, 64, 64), "legacy", 7, "fixed"),
+    ("tv_squeezenet1_0", MODELS["tv_squeezenet1_0"][0], image(3, 64, 64), "legacy", 8, "fixed"),
+    ("timm_resnet50_224", _timm("resnet50"), image(3, 224, 224), "legacy", 17, "fixed"),
+    ("timm_resnet50_224", _timm("resnet50"), image(3, 224, 224), "dynamo", 18, "fixed"),
+] + [(name, builder, spec, "legacy", opset, batch)
+     for opset in (9, 13) for batch in ("fixed", "dynamic")
+     for name, builder, spec in (("timm_vit_tiny_eager", _unfused(MODELS["timm_vit_tiny"][0]), image(3, 32, 32)),
+                                 ("hf_bert_eager", _bert("eager"), TOKENS))]
+
+
+def jobs(only=None) -> list[tuple]:
+    out = [(name, builder, spec, exporter, opset, batch) for name, (builder, spec) in MODELS.items()
+           for exporter, opset in MATRIX for batch in ("fixed", "dynamic")] + EXTRAS
+    return [j for j in out if not only or j[0] in only]
+
+
+# ------------------------------------------------------------------------------------------------
+# export
+# ------------------------------------------------------------------------------------------------
+
+
+def file_name(name, exporter, opset, batch) -> str:
+    return f"{name}__{exporter}{opset}__{batch}.onnx"
+
+
+def example(spec, batch):
+    generator = torch.Generator().manual_seed(0)
+    if spec["kind"] == "image":
+        return (torch.randn((batch, *spec["shape"]), generator=generator),), ["input"]
+    ids = torch.randint(0, spec["vocab"], (batch, spec["length"]), generator=generator)
+    return ((ids, torch.ones_like(ids)), ["input_ids", "attention_mask"]) if spec["mask"] else ((ids,), ["input_ids"])
+
+
+def export(path: Path, builder, spec, exporter, opset, batch) -> str:
+    """Write the file; '' or the exporter's one-line refusal (old opsets cannot hold every op)."""
+    torch.manual_seed(0)
+    model = builder().eval()
+    args, names = example(spec, 1 if batch == "fixed" else 2)  # a dynamic export traces a batch of 2
+    tokens = spec["kind"] == "tokens"
+    sink = io.StringIO()
+    try:
+        with torch.no_grad(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if exporter == "legacy":
+                dims = {n: ({0: "batch", 1: "sequence"} if tokens else {0: "batch"}) for n in names}
+                torch.onnx.export(model, args, str(path), dynamo=False, opset_version=opset, input_names=names,
+                                  dynamic_axes=dims if batch == "dynamic" else None)
+            else:
+                shapes = None
+                if batch == "dynamic":
+                    b = torch.export.Dim("batch", min=1, max=4096)
+                    shapes = tuple({0: b} for _ in names)
+                torch.onnx.export(model, args, str(path), dynamo=True, opset_version=opset, input_names=names,
+                                  dynamic_shapes=shapes)
+    except Exception as exc:  # noqa: BLE001 - an exporter's refusal is recorded, not ours to fix
+        for stale in (path, Path(f"{path}.data")):
+            stale.unlink(missing_ok=True)
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:200]
+    return ""
+
+
+# ------------------------------------------------------------------------------------------------
+# measuring one file
+# ------------------------------------------------------------------------------------------------
+
+
+def measure(path: Path) -> dict:
+    """Import, --init keep against onnxruntime, --init random; seconds of each and of a plain forward."""
+    import onnx
+
+    import swapfw
+    from swapfw.errors import SwapfwError
+    from swapfw.graph.importers.onnx import load_onnx
+    from swapfw.graph.importers.onnx_batch import fixed_batch, real_inputs
+    from swapfw.graph.importers.onnx_reference import reference_patterns
+    from swapfw.scoring.data import load_batch
+
+    out: dict = {}
+    try:
+        start = time.perf_counter()
+        imported = load_onnx(path)
+        out["import_s"] = round(time.perf_counter() - start, 3)
+        out["notes"] = imported.notes
+        keep = swapfw.score(str(path), init="keep", batch=SAMPLES, seed=0)
+        start = time.perf_counter()
+        random = swapfw.score(str(path), init="random", batch=SAMPLES, seed=0)
+        out["score_s"] = round(time.perf_counter() - start, 3)
+    except SwapfwError as exc:
+        out["error"] = str(exc)
+        return out
+    out.update(swap_keep=keep.swap, patterns_keep=keep.standard_patterns, values=keep.values,
+               swap_random=random.swap, data=keep.data)
+    batch = load_batch(keep.data, SAMPLES, tuple(keep.input_shape), 0).inputs
+    module, group = imported.module, imported.fixed_batch or SAMPLES
+    with torch.no_grad():
+        module(batch[:group])  # warm-up
+        start = time.perf_counter()
+        for i in range(0, SAMPLES, group):
+            module(batch[i:i + group])
+        out["forward_s"] = round(time.perf_counter() - start, 4)
+    model = onnx.load(str(path))
+    names = [vi.name for vi in real_inputs(model)]
+    x = batch.numpy()
+    feeds = {names[0]: x, **{n: (np.ones_like(x) if "mask" in n else np.zeros_like(x)) for n in names[1:]}}
+    reference = reference_patterns(path, feeds, group=fixed_batch(model))
+    out.update(ort_swap=reference.swap, ort_patterns=reference.standard_patterns, ort_values=reference.values)
+    out["exact"] = (keep.swap, keep.standard_patterns, keep.values) == \
+        (reference.swap, reference.standard_patterns, reference.values)
+    if not out["exact"]:  # which bits differ, and how far from zero their values are
+        out["differing_bits"], out["largest_differing_value"] = bit_differences(path, batch, feeds, fixed_batch(model))
+    out["match"] = out["exact"] or (out["differing_bits"] is not None and out["largest_differing_value"] <= NEAR_ZERO)
+    return out
+
+
+#: a bit that differs from onnxruntime's at a value this close to 0 is float rounding, not a wrong import
+NEAR_ZERO = 1e-5
+
+
+def bit_differences(path, batch, feeds, group) -> tuple[int | None, float | None]:
+    """(bits that differ from onnxruntime's, the largest |value| at any of them), site by site;
+    (None, None) where swapfw's sites and the reference's do not line up one to one."""
+    from swapfw.graph.importers.onnx_reference import reference_values
+    from swapfw.scoring.network import prepare
+
+    network = prepare(str(path), init="keep")
+    step = network.loaded.fixed_batch or SAMPLES
+    runs = []
+    with torch.no_grad():
+        for i in range(0, SAMPLES, step):
+            taps: list = []
+            network.probe.run(batch[i:i + step], lambda index, value: taps.append(value.detach().clone()))
+            runs.append(taps)
+    ours = [torch.cat(parts).numpy() for parts in zip(*runs)]
+    theirs = list(reference_values(path, feeds, group).values())
+    if len(ours) != len(theirs) or any(a.size != b.size for a, b in zip(ours, theirs)):
+        return None, None
+    bits, largest = 0, 0.0
+    for a, b in zip(ours, theirs):
+        a, b = a.reshape(SAMPLES, -1), b.reshape(SAMPLES, -1)
+        differ = (a > 0) != (b > 0)
+        if differ.any():
+            bits += int(differ.sum())
+            largest = max(largest, float(np.abs(a[differ]).max()), float(np.abs(b[differ]).max()))
+    return bits, largest
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def table(results: dict) -> str:
+    rows = ["| model | exporter | opset | batch | import s | score s | forward s | SWAP keep = onnxruntime | "
+            "SWAP random | import did |", "|---|---|---|---|---:|---:|---:|---|---:|---|"]
+    for entry in sorted(results.values(), key=lambda e: (e["model"], e["exporter"], e["opset"], e["batch"])):
+        head = f"| {entry['model']} | {entry['exporter']} | {entry['opset']} | {entry['batch']} |"
+        if entry.get("export_error"):
+            rows.append(f"{head} | | | exporter refused: {entry['export_error'][:80]} | | |")
+        elif entry.get("error"):
+            rows.append(f"{head} {entry.get('import_s', '')} | | | **error**: {entry['error'][:120]} | | |")
+        else:
+            same = "yes" if entry.get("exact", entry["match"]) else (
+                f"rounding: {entry['differing_bits']} bit(s) at |value| <= {entry['largest_differing_value']:.0e}"
+                if entry["match"] else f"**no** ({entry['swap_keep']} vs {entry['ort_swap']})")
+            did = "; ".join(n.split(" (")[0] for n in entry["notes"]) or "-"
+            rows.append(f"{head} {entry['import_s']:.2f} | {entry['score_s']:.2f} | {entry['forward_s']:.3f} | "
+                        f"{same} ({entry['swap_keep']:,}) | {entry['swap_random']:,} | {did} |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="onnx_corpus", help="folder for the files and results.json")
+    parser.add_argument("--only", nargs="*", help="model names (default: all)")
+    parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--table", action="store_true", help="print the table of results.json and stop")
+    parser.add_argument("--remeasure", action="store_true", help="measure the files already measured again")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    store = folder / "results.json"
+    results = json.loads(store.read_text()) if store.exists() else {}
+    if args.table:
+        print(table(results))
+        return 0
+    todo = jobs(args.only)
+    for n, (name, builder, spec, exporter, opset, batch) in enumerate(todo, 1):
+        path = folder / file_name(name, exporter, opset, batch)
+        entry = results.get(path.name, {})
+        if entry.get("export_error") or (("match" in entry or "error" in entry) and not args.remeasure):
+            continue
+        entry = {"model": name, "exporter": exporter, "opset": opset, "batch": batch}
+        if not path.exists():
+            start = time.perf_counter()
+            refused = export(path, builder, spec, exporter, opset, batch)
+            entry["export_s"] = round(time.perf_counter() - start, 2)
+            if refused:
+                entry["export_error"] = refused
+        if not entry.get("export_error") and not args.export_only:
+            entry.update(measure(path))
+        results[path.name] = entry
+        store.write_text(json.dumps(results, indent=1))
+        state = entry.get("export_error") and "exporter refused" or entry.get("error") or \
+            ("match" in entry and f"match={entry['match']} import {entry['import_s']}s") or "exported"
+        print(f"[{n}/{len(todo)}] {path.name:<48} {state[:150]}", flush=True)
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
