@@ -94,6 +94,10 @@ class Space(Protocol):
     search_proxy: Optional[str]
     """The proxy ``swapfw search`` scores with when none is given, chosen from the space's measured
     ceiling (``benchmarks/nb201_ceiling.py``); absent: ``regswap``."""
+    module_activations: Optional[bool]
+    """True where every activation of the space's networks is an ``nn.Module``: the scorer then
+    reads them through module hooks and skips torch.fx (trace, shape propagation, the tapped copy),
+    the larger part of an architecture's cost; absent: False."""
 
     @optional
     def bind(self, options: dict) -> "Space":

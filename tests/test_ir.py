@@ -94,3 +94,36 @@ def test_no_activation_error_names_the_ops():
 def test_only_unhandled_activations_error_names_them():
     with pytest.raises(SwapfwError, match="tanh x1.*--binariser"):
         prepare(nets.TanhNet(), input_shape=(3, 8, 8)).binding
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "darts", "nb101", "transnas-micro", "transnas-macro"])
+def test_a_space_with_module_activations_scores_the_same_through_module_hooks(space_name):
+    """``module_activations`` skips torch.fx; the sites, FLOPs, parameters and SWAP must be those
+    the traced network gives, architecture by architecture (default protocol's network too)."""
+    from swapfw.graph.importers import load_model, space_input_shape
+    from swapfw.patterns.binding import bind
+    from swapfw.patterns.count import count_patterns
+    from swapfw.patterns.probe import Probe
+    from swapfw.plugins import get, get_registry
+    from swapfw.scoring.presets import resolve
+    from swapfw.scoring.weights import initialise
+
+    space = get("spaces", space_name)
+    assert space.module_activations
+    small = resolve(space, None).build_options or None
+    for options in (None, small):
+        for arch in space.sample(3, 7):
+            module = load_model(f"{space_name}:{arch}", options).module
+            initialise(module, "random", 0)
+            shape = space_input_shape(space, options)
+            example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
+            batch = torch.randn((8, *shape), generator=torch.Generator().manual_seed(1))
+            traced, hooked = build_ir(module, example), build_ir(module, example, trace=False)
+            assert traced.traced and not hooked.traced and hooked.note == ""
+            assert [s.kind for s in traced.sites] == [s.kind for s in hooked.sites]
+            assert (traced.flops, traced.params) == (hooked.flops, hooked.params)
+            counts = []
+            for ir in (traced, hooked):
+                binding = bind(ir, get_registry())
+                counts.append(count_patterns(Probe(ir, binding.points), binding.binarisers, batch, torch.device("cpu")))
+            assert (counts[0].swap, counts[0].values) == (counts[1].swap, counts[1].values)

@@ -395,6 +395,7 @@ class DartsSpace:
     input_shape = INPUT_SHAPES["cifar"]
     ops = OPS
     protocols = PROTOCOLS
+    module_activations = True  # every activation is an nn.ReLU: module hooks see them all
 
     def __init__(self, sample_ops: tuple[str, ...] = SAMPLE_OPS):
         if not sample_ops or any(op not in OPS for op in sample_ops) or len(set(sample_ops)) != len(sample_ops):

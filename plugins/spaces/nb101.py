@@ -399,6 +399,7 @@ PROTOCOLS = {
 
 class NB101Space:
     name = "nb101"
+    module_activations = True  # every activation is an nn.ReLU: module hooks see them all
     protocols = PROTOCOLS
     description = "NAS-Bench-101 cells: DAGs of <= 7 vertices and <= 9 edges over 3 ops, 423,624 archs"
     input_shape = (3, 32, 32)

@@ -213,6 +213,7 @@ PROTOCOLS = {
 
 class NB201Space:
     name = "nb201"
+    module_activations = True  # every activation is an nn.ReLU: module hooks see them all
     description = "NAS-Bench-201 cells: 6 edges x 5 ops, 15,625 archs"
     input_shape = (3, 32, 32)
     ops = OPS

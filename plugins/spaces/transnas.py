@@ -470,6 +470,7 @@ PROTOCOLS = {
 
 class TransNASMicroSpace:
     name = "transnas-micro"
+    module_activations = True  # every activation is an nn.ReLU: module hooks see them all
     data_note = DATA_NOTE
     description = "TransNAS-Bench-101 cell space: skeleton 64-41414, 6 edges x 4 ops, 4,096 archs"
     input_shape = (3, 256, 256)
@@ -540,6 +541,7 @@ class TransNASMicroSpace:
 
 class TransNASMacroSpace:
     name = "transnas-macro"
+    module_activations = True  # every activation is an nn.ReLU: module hooks see them all
     data_note = DATA_NOTE
     description = "TransNAS-Bench-101 macro space: 4-6 stages of ResNet blocks, 3,256 archs"
     input_shape = (3, 256, 256)

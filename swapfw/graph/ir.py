@@ -55,13 +55,18 @@ class ModelIR:
         return counts
 
 
-def build_ir(module: nn.Module, example: torch.Tensor, constants_are_weights: bool = False) -> ModelIR:
+def build_ir(module: nn.Module, example: torch.Tensor, constants_are_weights: bool = False,
+             trace: bool = True) -> ModelIR:
     """Trace ``module`` (or take its fx graph) and describe it; ``example`` fixes the shapes.
 
     ``constants_are_weights``: count float constant tensors (not just nn.Parameters) as
     parameters. ONNX has no such distinction: an initializer that feeds a MatMul is a weight,
-    and onnx2torch keeps it as a buffer.
+    and onnx2torch keeps it as a buffer. ``trace=False``: describe the module from hooks on its
+    leaf modules in one forward pass instead, for a model whose activations are all modules
+    (a search space's ``module_activations``): no trace, no shape propagation.
     """
+    if not trace and not isinstance(module, torch.fx.GraphModule):
+        return _hook_ir(module, example, None)
     try:
         gm = module if isinstance(module, torch.fx.GraphModule) else torch.fx.symbolic_trace(module)
     except Exception as exc:  # fx cannot trace data-dependent control flow and friends
@@ -186,8 +191,9 @@ def _weight_shape(data: dict, preds: list[dict], modules: dict) -> tuple[int, ..
     return None
 
 
-def _hook_ir(module: nn.Module, example: torch.Tensor, reason: str) -> ModelIR:
-    """Fallback IR from forward hooks on leaf modules: execution order, module activations only."""
+def _hook_ir(module: nn.Module, example: torch.Tensor, reason: str | None) -> ModelIR:
+    """IR from forward hooks on leaf modules: execution order, module activations only. The
+    fallback where fx cannot trace (``reason`` says why, in the note), or chosen (``reason`` None)."""
     graph = nx.DiGraph()
     handles, previous = [], None
     seen: dict[str, int] = {}
@@ -222,7 +228,7 @@ def _hook_ir(module: nn.Module, example: torch.Tensor, reason: str) -> ModelIR:
         for handle in handles:
             handle.remove()
     note = (f"torch.fx could not trace this model ({reason}); fell back to module hooks: only "
-            "activations that are nn.Modules are seen, and IR edges follow execution order")
+            "activations that are nn.Modules are seen, and IR edges follow execution order") if reason else ""
     total = sum(p.numel() for p in module.parameters())
     return ModelIR(graph, module, find_sites(graph), traced=False, note=note, params=total,
                    input_shape=tuple(example.shape[1:]))

@@ -65,7 +65,7 @@ class Network:
             return self.ir
         shape = resolve_input_shape(self._sized.input_shape, None, self._sized.default_shape)
         with torch.device("meta"):
-            return build_ir(self._sized.module, torch.empty((2, *shape)))
+            return build_ir(self._sized.module, torch.empty((2, *shape)), trace=_traced(self.loaded))
 
     @property
     def module(self) -> nn.Module:
@@ -95,11 +95,16 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
     dev = _device(device)
     loaded.module.to(dev)
     example = loaded.example(shape, seed).to(dev)
-    ir = build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx")
+    ir = build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx", trace=_traced(loaded))
     settings = dict(settings or {}, init=init)
     if size_options is not None and loaded.origin != "space":
         raise SwapfwError("size options describe a search space's network: they apply to SPACE:ARCH models only")
     return Network(loaded, ir, dev, settings, binariser=binariser, size_options=size_options)
+
+
+def _traced(loaded: LoadedModel) -> bool:
+    """Trace with torch.fx unless the model's space says module hooks see every activation."""
+    return not getattr(loaded.space, "module_activations", False)
 
 
 def space_of(model):
