@@ -59,13 +59,14 @@ class Network:
 
     @functools.cached_property
     def sized_ir(self) -> ModelIR:
-        """The IR of the network the protocol sizes (for its FLOPs); traced on the meta device when
-        it is not the scored network."""
+        """The IR of the network the protocol sizes (for its FLOPs); built on the meta device when
+        it is not the scored network, in eval mode (shapes do not depend on it, and a training-mode
+        BatchNorm runs through slow Python decompositions on meta tensors)."""
         if self.size_options is None:
             return self.ir
         shape = resolve_input_shape(self._sized.input_shape, None, self._sized.default_shape)
         with torch.device("meta"):
-            return build_ir(self._sized.module, torch.empty((2, *shape)), trace=_traced(self.loaded))
+            return build_ir(self._sized.module.eval(), torch.empty((2, *shape)), trace=_traced(self.loaded))
 
     @property
     def module(self) -> nn.Module:
