@@ -136,6 +136,11 @@ def test_a_batch_folded_into_another_dim_runs_the_samples_as_the_file_takes_them
     assert f"{batch} at a time" in result.note and result.values == 32
 
 
+def test_a_proxy_that_runs_the_whole_batch_says_the_file_takes_one_sample_a_call(tmp_path):
+    with pytest.raises(SwapfwError, match="takes exactly 1 sample"):
+        swapfw.score(str(_folded(tmp_path, 1)), proxies=("nwot",))
+
+
 def test_a_fixed_batch_of_two_cannot_score_an_odd_batch(tmp_path):
     with pytest.raises(SwapfwError, match="multiple of 2"):
         swapfw.score(str(_folded(tmp_path, 2)), batch=3)

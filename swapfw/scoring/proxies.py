@@ -17,7 +17,7 @@ import dataclasses
 import math
 
 from .. import contracts
-from ..errors import SwapfwError
+from ..errors import PluginFailure, SwapfwError
 from ..plugins import Entry, call, get_registry
 
 
@@ -160,7 +160,15 @@ def run_proxy(name: str, network, batch, seed: int) -> float:
             settings["reference"] = _reference_for(name, network)
         value = call(entry, "combine", values, settings)
     else:
-        value = call(entry, "score", network, batch, seed=seed)
+        try:
+            value = call(entry, "score", network, batch, seed=seed)
+        except PluginFailure as exc:
+            group = getattr(network.loaded, "fixed_batch", None)
+            if group is None or group == len(batch.inputs):
+                raise
+            raise SwapfwError(f"{exc}; this model takes exactly {group} sample(s) a call (an ONNX file whose "
+                              f"fixed batch could not be made symbolic): only activation patterns are "
+                              f"counted a group at a time, other proxies need --batch {group}") from None
     try:
         return float(value)
     except (TypeError, ValueError):
