@@ -256,7 +256,8 @@ def measure(path: Path) -> dict:
     import swapfw
     from swapfw.errors import SwapfwError
     from swapfw.graph.importers.onnx import load_onnx
-    from swapfw.graph.importers.onnx_batch import fixed_batch, real_inputs
+    from swapfw.graph.importers.onnx_batch import fixed_batch
+    from swapfw.graph.importers.onnx_inputs import sample_feeds
     from swapfw.graph.importers.onnx_reference import reference_patterns
     from swapfw.scoring.data import load_batch
 
@@ -284,9 +285,7 @@ def measure(path: Path) -> dict:
             module(batch[i:i + group])
         out["forward_s"] = round(time.perf_counter() - start, 4)
     model = onnx.load(str(path))
-    names = [vi.name for vi in real_inputs(model)]
-    x = batch.numpy()
-    feeds = {names[0]: x, **{n: (np.ones_like(x) if "mask" in n else np.zeros_like(x)) for n in names[1:]}}
+    feeds = sample_feeds(model, batch.numpy())
     reference = reference_patterns(path, feeds, group=fixed_batch(model))
     out.update(ort_swap=reference.swap, ort_patterns=reference.standard_patterns, ort_values=reference.values)
     out["exact"] = (keep.swap, keep.standard_patterns, keep.values) == \

@@ -21,7 +21,8 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 import swapfw  # noqa: E402
 from swapfw.errors import SwapfwError  # noqa: E402
 from swapfw.graph.importers.onnx import load_onnx  # noqa: E402
-from swapfw.graph.importers.onnx_batch import constants  # noqa: E402
+from swapfw.graph.importers.onnx_batch import constants, fixed_batch  # noqa: E402
+from swapfw.graph.importers.onnx_inputs import sample_feeds  # noqa: E402
 from swapfw.graph.importers.onnx_reference import reference_patterns  # noqa: E402
 from swapfw.scoring.data import load_batch  # noqa: E402
 
@@ -50,9 +51,7 @@ def _same_as_onnxruntime(path, samples=16, seed=0):
     result = swapfw.score(str(path), init="keep", batch=samples, seed=seed)
     x = load_batch(result.data, samples, tuple(result.input_shape), seed).inputs.numpy()
     model = onnx.load(str(path))
-    first = model.graph.input[0]
-    batch = first.type.tensor_type.shape.dim[0].dim_value or None
-    reference = reference_patterns(path, {first.name: x}, group=batch)
+    reference = reference_patterns(path, sample_feeds(model, x), group=fixed_batch(model))
     assert (result.swap, result.standard_patterns, result.values) == \
         (reference.swap, reference.standard_patterns, reference.values)
     return result
@@ -303,7 +302,9 @@ def test_an_attention_mask_is_bound_to_ones_and_a_stray_input_is_named(tmp_path)
     result = swapfw.score(str(path), init="keep")
     assert "'attention_mask' bound to a mask of ones" in result.note
     x = load_batch(result.data, 16, (8,), 0).inputs.numpy()
-    reference = reference_patterns(path, {"input_ids": x, "attention_mask": np.ones_like(x)}, group=1)
+    feeds = sample_feeds(onnx.load(str(path)), x)
+    assert set(feeds) == {"input_ids", "attention_mask"} and (feeds["attention_mask"] == 1).all()
+    reference = reference_patterns(path, feeds, group=1)
     assert result.swap == reference.swap
     stray = _export(WithMask(), (ids, torch.ones_like(ids)), tmp_path / "stray.onnx", names=("input_ids", "extra"))
     with pytest.raises(SwapfwError, match="cannot fill 'extra'"):

@@ -86,6 +86,17 @@ def build_ir(module: nn.Module, example: torch.Tensor, constants_are_weights: bo
                    input_shape=tuple(example.shape[1:]))
 
 
+def output_tensors(output) -> list[torch.Tensor]:
+    """The tensors of a model's output, however it nests them (tuples, lists, dicts)."""
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, (tuple, list)):
+        return [t for o in output for t in output_tensors(o)]
+    if isinstance(output, dict):
+        return [t for o in output.values() for t in output_tensors(o)]
+    return []
+
+
 def _run_error(exc: Exception, example: torch.Tensor) -> SwapfwError:
     if is_out_of_memory(exc):
         return SwapfwError(f"out of memory running the model on {example.device}: lower --batch or the input size")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import SwapfwError, is_out_of_memory
+from ..graph.ir import output_tensors
 from .engine import PatternCounter, PatternCounts
 from .probe import Probe
 
@@ -54,16 +55,8 @@ def _grouped(probe: Probe, inputs: torch.Tensor, counter: PatternCounter, group:
 
 
 def output_is_finite(output) -> bool:
-    """False where a float tensor of the model's output (or of its tuple) holds inf or NaN."""
-    tensors = _flat(output)
-    return not any(isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
-                   for t in tensors)
-
-
-def _flat(output) -> list:
-    if isinstance(output, (tuple, list)):
-        return [t for o in output for t in _flat(o)]
-    return [output]
+    """False where a float tensor of the model's output (however nested) holds inf or NaN."""
+    return not any(t.is_floating_point() and not bool(torch.isfinite(t).all()) for t in output_tensors(output))
 
 
 def _check_finite(output) -> None:

@@ -163,7 +163,7 @@ def run_proxy(name: str, network, batch, seed: int) -> float:
         try:
             value = call(entry, "score", network, batch, seed=seed)
         except PluginFailure as exc:
-            group = getattr(network.loaded, "fixed_batch", None)
+            group = network.loaded.fixed_batch
             if group is None or group == len(batch.inputs):
                 raise
             raise SwapfwError(f"{exc}; this model takes exactly {group} sample(s) a call (an ONNX file whose "

@@ -76,8 +76,8 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
         if protocol is not None:
             raise SwapfwError("--protocol names a search space's scoring protocol: it applies to SPACE:ARCH models")
         batch, repeats, size_options = 16 if batch is None else batch, 1 if repeats is None else repeats, None
-        if input_shape is None and data and data.startswith("tokens:"):
-            input_shape = (token_spec(data)[1],) if token_spec(data)[1] else None
+        if input_shape is None and data and data.startswith("tokens:") and token_spec(data)[1]:
+            input_shape = (token_spec(data)[1],)
     settings = {"repeats": repeats}
     if space is not None:  # what a calibrated proxy's reference sample is scored under
         settings["scoring"] = {"space": space.name, "protocol": protocol, "data": data, "batch": batch,

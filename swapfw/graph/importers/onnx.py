@@ -35,12 +35,12 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ...errors import SwapfwError
-from .onnx_batch import fixed_batch, make_symbolic
+from ..ir import output_tensors
+from .onnx_batch import constants, fixed_batch, make_symbolic
 from .onnx_inputs import InputSpec, bind_companions, input_spec
 
 __all__ = ["OnnxImport", "load_onnx"]
@@ -213,14 +213,7 @@ def _fix_reshape_allowzero(model) -> None:
     onnx2torch refuses ``allowzero=1``; the dynamo exporter sets it on every Reshape.  With no 0
     in the shape the two semantics coincide.
     """
-    from onnx import numpy_helper
-
-    consts: dict[str, Any] = {t.name: t for t in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant" and len(node.output) == 1:
-            for a in node.attribute:
-                if a.name == "value":
-                    consts[node.output[0]] = a.t
+    consts = constants(model)
     for node in model.graph.node:
         if node.op_type != "Reshape" or node.domain not in ("", "ai.onnx") or len(node.input) < 2:
             continue
@@ -228,7 +221,7 @@ def _fix_reshape_allowzero(model) -> None:
         if not attrs or attrs[0].i == 0 or node.input[1] not in consts:
             continue
         try:
-            shape = numpy_helper.to_array(consts[node.input[1]])
+            shape = consts[node.input[1]]
         except Exception:
             continue
         if (shape != 0).all():
@@ -301,8 +294,8 @@ def _same_per_sample(module, spec: InputSpec, batch: int) -> bool:
     shape = tuple(CHECK_LENGTH if d is None else d for d in (spec.shape or ()))
     x = example_inputs(shape, 2 * batch, 0, spec.dtype, spec.vocab)
     with torch.no_grad():
-        together = _tensors(module(x))
-        apart = [_tensors(module(x[:batch])), _tensors(module(x[batch:]))]
+        together = output_tensors(module(x))
+        apart = [output_tensors(module(x[:batch])), output_tensors(module(x[batch:]))]
     if len(together) != len(apart[0]):
         return False
     for whole, first, second in zip(together, *apart):
@@ -314,16 +307,6 @@ def _same_per_sample(module, spec: InputSpec, batch: int) -> bool:
                               atol=BATCH_CHECK_TOLERANCE * max(scale, 1e-6)):
             return False
     return True
-
-
-def _tensors(output) -> list[torch.Tensor]:
-    if isinstance(output, torch.Tensor):
-        return [output]
-    if isinstance(output, (tuple, list)):
-        return [t for o in output for t in _tensors(o)]
-    if isinstance(output, dict):
-        return [t for o in output.values() for t in _tensors(o)]
-    return []
 
 
 # --------------------------------------------------------------------------------------------

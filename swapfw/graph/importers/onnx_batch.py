@@ -13,6 +13,8 @@ through the file as it is where that check fails.
 from __future__ import annotations
 
 import copy
+import itertools
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -36,17 +38,34 @@ def fixed_batch(model) -> int | None:
     return batches.pop() if len(batches) == 1 else None
 
 
-def constants(model) -> dict[str, np.ndarray]:
-    """Initializers and Constant-node values by tensor name."""
-    from onnx import numpy_helper
+class constants(Mapping):
+    """Initializers and Constant-node values by tensor name, each made a numpy array when first
+    read: the passes look at a few shape tensors, never copy every weight of the model."""
 
-    out = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant" and len(node.output) == 1:
-            for a in node.attribute:
-                if a.name == "value":
-                    out[node.output[0]] = numpy_helper.to_array(a.t)
-    return out
+    def __init__(self, model):
+        self._protos = {t.name: t for t in model.graph.initializer}
+        for node in model.graph.node:
+            if node.op_type == "Constant" and len(node.output) == 1:
+                for a in node.attribute:
+                    if a.name == "value":
+                        self._protos[node.output[0]] = a.t
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._arrays:
+            from onnx import numpy_helper
+
+            self._arrays[name] = numpy_helper.to_array(self._protos[name])
+        return self._arrays[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self._protos
+
+    def __iter__(self):
+        return iter(self._protos)
+
+    def __len__(self) -> int:
+        return len(self._protos)
 
 
 def make_symbolic(model, batch: int, normalise) -> tuple[object, int]:
@@ -89,7 +108,7 @@ def _rewrite_constants(model, batch: int) -> tuple[object, int]:
     first = real_inputs(model)[0].name
     head: list = []
     before: dict[int, list] = {}  # node position -> new nodes to run just before it
-    names = iter(range(1 << 30))
+    names = itertools.count()
     batch_name: list[str] = []
 
     def fresh(base: str) -> str:

@@ -204,14 +204,11 @@ class _PadAxes(nn.Module):
         return torch.nn.functional.pad(x, torch_pads, mode="constant", value=fill)
 
 
-def _pad18(node, graph):
-    """Pad-18/19: an ``axes`` input here; without one, onnx2torch's Pad-13 (which refuses ``wrap``)."""
-    from onnx2torch.utils.common import OperationConverterResult, onnx_mapping_from_node
-
+def _pad_axes(node):
+    """Pad-18/19 with an ``axes`` input; without one, onnx2torch's Pad-13 (which refuses ``wrap``)."""
     if len(node.input_values) > 3 and node.input_values[3]:
-        module = _PadAxes(node.attributes.get("mode", "constant"))
-        return OperationConverterResult(torch_module=module, onnx_mapping=onnx_mapping_from_node(node))
-    return _same_as("Pad", 13)(node, graph)
+        return _PadAxes(node.attributes.get("mode", "constant"))
+    return None
 
 
 def _avgpool_guard(node) -> None:  # AveragePool-19 added ``dilations``
@@ -259,15 +256,6 @@ class _ScatterND(nn.Module):
 def _scatter_nd(node):
     reduction = node.attributes.get("reduction", "none")
     return None if reduction == "none" else _ScatterND(reduction)
-
-
-def _scatter_nd18(node, graph):
-    from onnx2torch.utils.common import OperationConverterResult, onnx_mapping_from_node
-
-    module = _scatter_nd(node)
-    if module is None:
-        return _same_as("ScatterND", 16)(node, graph)
-    return OperationConverterResult(torch_module=module, onnx_mapping=onnx_mapping_from_node(node))
 
 
 class _AsymmetricAvgPool(nn.Module):
@@ -367,10 +355,10 @@ def register_once() -> None:
         _register(op, (20,), _reduce18)
     _register("Split", (18,), _split18)
     _register("Gelu", (20,), _gelu20)
-    _register("Pad", (18, 19), _pad18)
+    _register("Pad", (18, 19), _same_as("Pad", 13))  # an axes input: special-cased below
     _register("AveragePool", (19,), _same_as("AveragePool", 11, _avgpool_guard))
     _register("Resize", (18, 19), _same_as("Resize", 13, _resize_guard))
-    _register("ScatterND", (18,), _scatter_nd18)
+    _register("ScatterND", (18,), _same_as("ScatterND", 16))  # 18 adds max/min: special-cased below
     for op in ("GreaterOrEqual", "LessOrEqual"):  # 16 only widens the accepted types
         _register(op, (16,), _same_as(op, 12))
     _register("Cast", (19,), _same_as("Cast", 13))  # ``saturate`` only matters for float8 targets
@@ -387,5 +375,6 @@ def register_once() -> None:
     _special_case("AveragePool", (7, 10, 11, 19), _asymmetric_avgpool)
     _special_case("Flatten", (1, 9, 11, 13, 21, 23), _flatten)
     _special_case("Reshape", (14, 19, 21, 23), _reshape)
-    _special_case("ScatterND", (16,), _scatter_nd)
+    _special_case("ScatterND", (16, 18), _scatter_nd)
+    _special_case("Pad", (18, 19), _pad_axes)
 

@@ -37,16 +37,14 @@ class InputSpec:
     vocab: int | None = None  # rows of the embedding the ids index, where the graph says
 
 
-def bind_companions(model, path) -> tuple[object, list[str]]:
-    """Bind every input but the filled one; (model, notes). The filled input is the first real
-    input that is not a companion. Errors name an input that can be neither."""
-    from onnx import helper, numpy_helper
-
+def _roles(model, path) -> tuple[str, dict]:
+    """(the input filled with samples, {companion input: its role}). The filled input is the one
+    real input that is not a companion (the only input, whatever its name, when there is one)."""
     inputs = real_inputs(model)
     if not inputs:
         raise SwapfwError(f"{path}: the ONNX model has no inputs")
     if len(inputs) == 1:
-        return model, []
+        return inputs[0].name, {}
     roles = {i.name: _companion(i.name) for i in inputs}
     filled = [i for i in inputs if roles[i.name] is None]
     if not filled:
@@ -56,10 +54,36 @@ def bind_companions(model, path) -> tuple[object, list[str]]:
         raise SwapfwError(f"{path}: the model has {len(inputs)} inputs; swapfw fills one with samples "
                           f"({filled[0].name!r}) and binds attention masks, token type and position ids, "
                           f"but cannot fill {', '.join(repr(i.name) for i in filled[1:])}")
-    main = filled[0].name
+    return filled[0].name, {i: role for i, role in roles.items() if role is not None}
+
+
+def sample_feeds(model, samples: np.ndarray, path="the model") -> dict[str, np.ndarray]:
+    """Every input of the file as it is for ``samples``: the companions hold what the import binds
+    them to (ones, zeros, positions 0..L-1), to run the unchanged file (onnxruntime) on the same work."""
+    from onnx import helper
+
+    main, roles = _roles(model, path)
+    feeds = {main: samples}
+    for vi in real_inputs(model):
+        if vi.name in roles:
+            dtype = helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)
+            value = {"ones": np.ones(samples.shape), "zeros": np.zeros(samples.shape),
+                     "positions": np.broadcast_to(np.arange(samples.shape[-1]), samples.shape)}[roles[vi.name]]
+            feeds[vi.name] = np.ascontiguousarray(value, dtype=dtype)
+    return feeds
+
+
+def bind_companions(model, path) -> tuple[object, list[str]]:
+    """Bind every input but the filled one; (model, notes). Errors name an input that can be neither."""
+    from onnx import helper, numpy_helper
+
+    main, roles = _roles(model, path)
+    if not roles:
+        return model, []
+    inputs = real_inputs(model)
     nodes, notes = [], []
     for vi in inputs:
-        role = roles[vi.name]
+        role = roles.get(vi.name)
         if role is None:
             continue
         element = vi.type.tensor_type.elem_type

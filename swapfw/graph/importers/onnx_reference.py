@@ -76,14 +76,9 @@ def _distinct_rows(bits: np.ndarray) -> int:
 
 def _taps(model) -> list[str]:
     """The tensor every site swapfw's default binarisers read, in graph order (both read value > 0)."""
-    from onnx import numpy_helper
+    from .onnx_batch import constants
 
-    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant":
-            for a in node.attribute:
-                if a.name == "value":
-                    consts[node.output[0]] = numpy_helper.to_array(a.t)
+    consts = constants(model)
     producer = {o: n for n in model.graph.node for o in n.output}
     consumers: dict[str, list] = {}
     for node in model.graph.node:
