@@ -2,16 +2,17 @@
 
     python benchmarks/nb201_throughput.py [--archs 50] [--batch 16] [--device cpu] [--space-option cells=1]
 
-For each sampled architecture: build the network and prepare it (trace, shapes, sites),
-instrument it (the tapped fx copy), count SWAP on a batch; separately time a plain
-``torch.no_grad`` forward of the same network and batch. Prints the mean seconds of each step,
-archs/s, the SWAP count over the forward (the engine's own overhead) and all per-arch work
-over the forward (what a correlation run pays).
+For each sampled architecture: build the network and prepare it (its IR and sites: from module
+hooks in one small forward, NB201 being a ``module_activations`` space), instrument it, count
+SWAP on a batch; separately time a plain ``torch.no_grad`` forward of the same network and batch.
+Prints the mean seconds of each step, archs/s, the SWAP count over the forward (the engine's own
+overhead), all per-arch work over the forward (what a correlation run pays), and the peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 
@@ -34,6 +35,7 @@ def main() -> None:
     space = get("spaces", "nb201")
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     inputs = load_batch("gaussian", args.batch, space.input_shape, args.seed).inputs.to(args.device)
+    before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # after the imports and the batch
     steps = {"prepare": [], "instrument": [], "swap": [], "forward": []}
     for arch in space.sample(args.archs, args.seed):
         tick = time.perf_counter()
@@ -56,11 +58,16 @@ def main() -> None:
     mean = {k: statistics.mean(v) for k, v in steps.items()}
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
           f"batch {args.batch}, {args.archs} NB201 archs, build options {options or 'full C=16 N=5'}")
-    print(f"mean seconds per arch: build+trace+shapes {mean['prepare']:.4f}  instrument {mean['instrument']:.4f}  "
+    print(f"mean seconds per arch: build+IR {mean['prepare']:.4f}  instrument {mean['instrument']:.4f}  "
           f"SWAP count {mean['swap']:.4f}  plain forward {mean['forward']:.4f}")
     total = sum(sum(steps[k]) for k in ("prepare", "instrument", "swap"))
     print(f"SWAP count / forward: {mean['swap'] / mean['forward']:.2f}   "
           f"all per-arch work / forward: {total / sum(steps['forward']):.2f}   archs scored per second: {args.archs / total:.2f}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gpu = (f"   peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
+           if args.device.startswith("cuda") else "")
+    print(f"peak RSS {peak_mb:.0f} MB, {peak_mb - before_mb:.0f} MB above the imports (the most one architecture "
+          f"held, networks being freed between architectures){gpu}")
 
 
 if __name__ == "__main__":
