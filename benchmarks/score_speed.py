@@ -5,13 +5,18 @@
 Prints, per network, the median seconds of a ``torch.no_grad`` forward pass and of a full
 SWAP count (the same forward with taps, binarising, packing and distinct counting), and
 their ratio. Both run the same module in the same mode (BatchNorm on batch statistics).
+Memory: the peak each needs above the prepared network, as peak GPU memory on CUDA, and on
+the CPU as peak RSS in a fresh process per network and step (RSS only ever grows).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import torch
 import torch.nn as nn
@@ -76,6 +81,39 @@ def median_seconds(fn, repeats: int, sync) -> float:
     return statistics.median(times)
 
 
+def _prepared(name: str, batch: int, size: int, device: str):
+    network = prepare(NETWORKS[name](), input_shape=(3, size, size), seed=0, device=device)
+    inputs = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    module = network.module
+
+    def forward():
+        with torch.no_grad():
+            module(inputs)
+
+    return network, inputs, forward
+
+
+def peak_mb_above_prepared(name: str, step: str, batch: int, size: int, device: str) -> float:
+    """Memory one ``forward`` or ``swap`` step needs above the prepared network and its batch."""
+    network, inputs, forward = _prepared(name, batch, size, device)
+    run = forward if step == "forward" else (lambda: network.count(inputs))
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        run()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+
+
+def _peak_in_fresh_process(*args) -> float:
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(peak_mb_above_prepared, *args).result()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
@@ -85,22 +123,21 @@ def main() -> None:
     parser.add_argument("--networks", default=",".join(NETWORKS))
     args = parser.parse_args()
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    memory = "peak GPU MB" if args.device.startswith("cuda") else "peak RSS MB"
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
           f"batch {args.batch}, input 3x{args.size}x{args.size}")
-    print(f"{'network':<16} {'values V':>10} {'SWAP':>9} {'forward s':>10} {'SWAP s':>9} {'ratio':>6}")
+    print(f"{'network':<16} {'values V':>10} {'SWAP':>9} {'forward s':>10} {'SWAP s':>9} {'ratio':>6}   "
+          f"{memory} above the prepared network: forward / SWAP")
     for name in args.networks.split(","):
-        network = prepare(NETWORKS[name](), input_shape=(3, args.size, args.size), seed=0, device=args.device)
-        inputs = torch.randn(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(0)).to(args.device)
-        module = network.module
-
-        def forward():
-            with torch.no_grad():
-                module(inputs)
-
+        network, inputs, forward = _prepared(name, args.batch, args.size, args.device)
         counts = network.count(inputs)
         t_forward = median_seconds(forward, args.repeats, sync)
         t_swap = median_seconds(lambda: network.count(inputs), args.repeats, sync)
-        print(f"{name:<16} {counts.values:>10,} {counts.swap:>9,} {t_forward:>10.4f} {t_swap:>9.4f} {t_swap / t_forward:>6.2f}")
+        step_args = (args.batch, args.size, args.device)
+        peak = _peak_in_fresh_process if not args.device.startswith("cuda") else peak_mb_above_prepared
+        peaks = [peak(name, step, *step_args) for step in ("forward", "swap")]
+        print(f"{name:<16} {counts.values:>10,} {counts.swap:>9,} {t_forward:>10.4f} {t_swap:>9.4f} "
+              f"{t_swap / t_forward:>6.2f}   {peaks[0]:>8.0f} / {peaks[1]:.0f}")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,8 @@ class Space(Protocol):
     module_activations: Optional[bool]
     """True where every activation of the space's networks is an ``nn.Module``: the scorer then
     reads them through module hooks and skips torch.fx (trace, shape propagation, the tapped copy),
-    the larger part of an architecture's cost; absent: False."""
+    the larger part of an architecture's cost, and records the IR during the first pattern count
+    instead of a forward pass of its own; absent: False."""
 
     @optional
     def bind(self, options: dict) -> "Space":

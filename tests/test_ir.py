@@ -127,3 +127,53 @@ def test_a_space_with_module_activations_scores_the_same_through_module_hooks(sp
                 binding = bind(ir, get_registry())
                 counts.append(count_patterns(Probe(ir, binding.points), binding.binarisers, batch, torch.device("cpu")))
             assert (counts[0].swap, counts[0].values) == (counts[1].swap, counts[1].values)
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "darts", "nb101", "transnas-micro", "transnas-macro"])
+@pytest.mark.parametrize("binariser", [None, "sign"])
+def test_the_first_count_records_the_ir_and_counts_what_the_ir_built_apart_gives(space_name, binariser):
+    """On the hook route the first count also records the IR (no forward pass of its own): its
+    sites, FLOPs and parameters, and every count of that pass, equal those of an IR built by its
+    own pass and a probe bound to it; ``sign`` reads each site's input (pre-hooks), ``relu`` its output."""
+    from swapfw.patterns.binding import bind
+    from swapfw.patterns.count import count_patterns
+    from swapfw.patterns.probe import Probe
+    from swapfw.plugins import get, get_registry
+    from swapfw.scoring.presets import resolve
+
+    space = get("spaces", space_name)
+    options = resolve(space, None).build_options or None
+    for arch in space.sample(2, 11):
+        network = prepare(f"{space_name}:{arch}", build_options=options, binariser=binariser)
+        assert network.built_ir is None  # nothing ran yet
+        batch = torch.randn((8, *network.input_shape), generator=torch.Generator().manual_seed(1))
+        apart = build_ir(network.loaded.module, network.example, trace=False)
+        binding = bind(apart, get_registry(), binariser)
+        expected = count_patterns(Probe(apart, binding.points), binding.binarisers, batch, torch.device("cpu"))
+        first = network.count(batch)
+        recorded = network.built_ir
+        assert recorded is not None and not recorded.traced
+        assert list(recorded.graph.nodes) == list(apart.graph.nodes)
+        assert recorded.sites == apart.sites and (recorded.flops, recorded.params) == (apart.flops, apart.params)
+        assert network.binding.points == binding.points
+        assert (first.swap, first.standard_patterns, first.values, first.per_tap) == \
+            (expected.swap, expected.standard_patterns, expected.values, expected.per_tap)
+        again = network.count(batch)  # later counts go through the probe bound to the recorded IR
+        assert (again.swap, again.per_tap) == (first.swap, first.per_tap)
+
+
+def test_scoring_a_space_network_runs_its_forward_once():
+    """prepare + the first count: one pass of the model, the count's (the IR needs none of its own)."""
+    network = prepare("nb201:|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|",
+                      build_options={"cells": 1})
+    calls = []
+    network.loaded.module.register_forward_pre_hook(lambda mod, inputs: calls.append(inputs[0].shape[0]))
+    network.count(torch.randn((16, *network.input_shape)))
+    assert calls == [16]
+
+
+def test_a_space_network_that_does_not_run_on_the_input_says_so_in_one_line():
+    network = prepare("nb201:|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|",
+                      input_shape=(5, 32, 32))
+    with pytest.raises(SwapfwError, match=r"does not run on an input of shape \(16, 5, 32, 32\): RuntimeError"):
+        network.count(torch.randn((16, 5, 32, 32)))

@@ -76,7 +76,7 @@ def build_ir(module: nn.Module, example: torch.Tensor, constants_are_weights: bo
         try:
             ShapeProp(gm).propagate(example)
         except Exception as exc:
-            raise _run_error(exc.__cause__ or exc, example) from None
+            raise run_error(exc.__cause__ or exc, example) from None
     graph = _fx_to_networkx(gm, constants_are_weights)
     total = sum(p.numel() for p in module.parameters())
     if constants_are_weights:  # parameters are counted once above; add the constant weights
@@ -97,7 +97,8 @@ def output_tensors(output) -> list[torch.Tensor]:
     return []
 
 
-def _run_error(exc: Exception, example: torch.Tensor) -> SwapfwError:
+def run_error(exc: Exception, example: torch.Tensor) -> SwapfwError:
+    """The one-line error for a model that fails on ``example`` (out of memory, or anything else)."""
     if is_out_of_memory(exc):
         return SwapfwError(f"out of memory running the model on {example.device}: lower --batch or the input size")
     return SwapfwError(f"the model does not run on an input of shape {tuple(example.shape)}: "
@@ -202,44 +203,87 @@ def _weight_shape(data: dict, preds: list[dict], modules: dict) -> tuple[int, ..
     return None
 
 
+def hook_node(path: str, call: int) -> str:
+    """The hook IR's name for call ``call`` of the leaf module at ``path``."""
+    return path if call == 0 else f"{path}#{call}"
+
+
+def leaf_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The modules a hook IR is made of: those with no children (the root itself excluded)."""
+    return [(path, leaf) for path, leaf in module.named_modules() if path and not any(True for _ in leaf.children())]
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A leaf module as the hook IR describes it."""
+
+    path: str
+    module: nn.Module
+    type: str
+    attrs: dict
+    params: int
+
+
+class LeafRecorder:
+    """Records a hook IR while forward passes run: each leaf module call, in execution order.
+
+    ``with LeafRecorder(model) as recorder: model(x)``, then ``recorder.ir(input_shape)``. Any
+    forward will do, so a pass that is needed anyway (the first pattern count) can build the IR
+    instead of a pass of its own; ``leaves`` describes the leaf modules for such a pass.
+    """
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.leaves = [Leaf(path, leaf, *_described(path, leaf)) for path, leaf in leaf_modules(module)]
+        self._calls: list[tuple[Leaf, int, tuple[int, ...] | None]] = []  # (leaf, call, output shape)
+        self._count: dict[str, int] = {}
+        self._handles: list = []
+
+    def __enter__(self) -> "LeafRecorder":
+        self._handles = [leaf.module.register_forward_hook(self._hook(leaf)) for leaf in self.leaves]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _hook(self, leaf: Leaf):
+        def hook(mod, inputs, output):
+            call = self._count.get(leaf.path, 0)
+            self._count[leaf.path] = call + 1
+            self._calls.append((leaf, call, tuple(output.shape) if isinstance(output, torch.Tensor) else None))
+        return hook
+
+    def ir(self, input_shape: tuple[int, ...], note: str = "") -> ModelIR:
+        """The IR of the calls recorded so far: a chain of leaf calls, execution order."""
+        graph = nx.DiGraph()
+        names = []
+        for leaf, call, shape in self._calls:
+            data = dict(op="call_module", type=leaf.type, target=leaf.path, attrs=leaf.attrs,
+                        params=leaf.params if call == 0 else 0, shape=shape, flops=0, call=call)
+            data["flops"] = _node_flops(data, [], {leaf.path: leaf.module})
+            names.append((hook_node(leaf.path, call), data))
+        graph.add_nodes_from(names)
+        graph.add_edges_from((a, b) for (a, _), (b, _) in zip(names, names[1:]))
+        total = sum(p.numel() for p in self.module.parameters())
+        return ModelIR(graph, self.module, find_sites(graph), traced=False, note=note, params=total,
+                       input_shape=tuple(input_shape))
+
+
+def _described(path: str, leaf: nn.Module) -> tuple[str, dict, int]:
+    op_type, attrs = ops.module_type(leaf)
+    return op_type, dict(attrs, module=path), sum(p.numel() for p in leaf.parameters())
+
+
 def _hook_ir(module: nn.Module, example: torch.Tensor, reason: str | None) -> ModelIR:
     """IR from forward hooks on leaf modules: execution order, module activations only. The
     fallback where fx cannot trace (``reason`` says why, in the note), or chosen (``reason`` None)."""
-    graph = nx.DiGraph()
-    handles, previous = [], None
-    seen: dict[str, int] = {}
-
-    def make_hook(path: str, leaf: nn.Module):
-        def hook(mod, inputs, output):
-            nonlocal previous
-            calls = seen.get(path, 0)
-            seen[path] = calls + 1
-            name = path if calls == 0 else f"{path}#{calls}"
-            op_type, attrs = ops.module_type(leaf)
-            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
-            data = dict(op="call_module", type=op_type, target=path, attrs=dict(attrs, module=path),
-                        params=sum(p.numel() for p in leaf.parameters()) if calls == 0 else 0,
-                        shape=shape, flops=0, call=calls)
-            graph.add_node(name, **data)
-            graph.nodes[name]["flops"] = _node_flops(graph.nodes[name], [], {path: leaf})
-            if previous is not None:
-                graph.add_edge(previous, name)
-            previous = name
-        return hook
-
-    for path, leaf in module.named_modules():
-        if path and not any(True for _ in leaf.children()):
-            handles.append(leaf.register_forward_hook(make_hook(path, leaf)))
     try:
-        with torch.no_grad():
+        with LeafRecorder(module) as recorder, torch.no_grad():
             module(example)
     except Exception as exc:
-        raise _run_error(exc, example) from None
-    finally:
-        for handle in handles:
-            handle.remove()
+        raise run_error(exc, example) from None
     note = (f"torch.fx could not trace this model ({reason}); fell back to module hooks: only "
             "activations that are nn.Modules are seen, and IR edges follow execution order") if reason else ""
-    total = sum(p.numel() for p in module.parameters())
-    return ModelIR(graph, module, find_sites(graph), traced=False, note=note, params=total,
-                   input_shape=tuple(example.shape[1:]))
+    return recorder.ir(tuple(example.shape[1:]), note)

@@ -27,21 +27,35 @@ class Binding:
     unhandled: dict[str, int]  # site kind -> count of sites no binariser serves
 
 
+class KindRule:
+    """Which binariser serves a site of each kind: the forced one where it handles the kind, else
+    the kind's default (None: no binariser serves it)."""
+
+    def __init__(self, registry: Registry, override: str | None = None):
+        self.override = override
+        self.forced = registry.get("binarisers", override) if override else None
+        self.defaults = _defaults(registry)
+
+    def __call__(self, kind: str):
+        if self.forced is not None and kind in self.forced.handles:
+            return self.forced
+        return self.defaults.get(kind)
+
+
 def bind(ir: ModelIR, registry: Registry, override: str | None = None) -> Binding:
-    forced = registry.get("binarisers", override) if override else None
-    if forced is not None and not any(s.kind in forced.handles for s in ir.sites):
+    rule = KindRule(registry, override)
+    if rule.forced is not None and not any(s.kind in rule.forced.handles for s in ir.sites):
         kinds = ", ".join(sorted(ir.activation_types())) or "none"
         raise SwapfwError(f"binariser {override!r} handles none of this model's activations ({kinds})")
-    defaults = _defaults(registry)
     chosen: dict[TapPoint, object] = {}
     by_kind: dict[str, str] = {}
     unhandled: dict[str, int] = {}
     for site in ir.sites:
-        binariser = forced if forced is not None and site.kind in forced.handles else defaults.get(site.kind)
+        binariser = rule(site.kind)
         if binariser is None:
             unhandled[site.kind] = unhandled.get(site.kind, 0) + 1
             continue
-        chosen.setdefault(_tap_point(site, binariser), binariser)
+        chosen.setdefault(tap_point(site, binariser), binariser)
         by_kind[site.kind] = binariser.name
     if not chosen:
         raise SwapfwError(_no_site_message(ir, unhandled))
@@ -56,7 +70,8 @@ def _defaults(registry: Registry) -> dict[str, object]:
     return defaults
 
 
-def _tap_point(site: Site, binariser) -> TapPoint:
+def tap_point(site: Site, binariser) -> TapPoint:
+    """The value a binariser reads at a site: the activation's output, or the value that feeds it."""
     if binariser.tap == "output":
         return TapPoint(site.output)
     return TapPoint(site.input) if site.input is not None else TapPoint(site.output, "input")

@@ -6,12 +6,17 @@ scores come near that ceiling, where every large network scores alike.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
+import torch.nn as nn
 
 from ..errors import SwapfwError, is_out_of_memory
-from ..graph.ir import output_tensors
+from ..graph.ir import LeafRecorder, ModelIR, output_tensors, run_error
+from ..graph.ops import activation_kind
+from .binding import KindRule
 from .engine import PatternCounter, PatternCounts
-from .probe import Probe
+from .probe import Probe, TapPoint, TapsFoundWhileRunning, run_with_module_taps
 
 
 def count_patterns(probe: Probe, binarisers: list, inputs: torch.Tensor, device: torch.device,
@@ -22,19 +27,55 @@ def count_patterns(probe: Probe, binarisers: list, inputs: torch.Tensor, device:
     the samples then run ``group`` at a time and each site's values are joined before counting.
     """
     counter = PatternCounter(binarisers, inputs.shape[0], device)
+    with torch.no_grad(), _out_of_memory_as_error(inputs, device):
+        if group is None or group == inputs.shape[0]:
+            output = probe.run(inputs.to(device), counter)
+        else:
+            output = _grouped(probe, inputs.to(device), counter, group)
+    _check_finite(output)
+    return counter.result()
+
+
+def count_recording_ir(module: nn.Module, rule: KindRule, inputs: torch.Tensor,
+                       device: torch.device) -> tuple[PatternCounts, ModelIR, list[TapPoint]]:
+    """The first count of a model described by module hooks, with its IR recorded by the same pass.
+
+    Every call of each activation module that ``rule`` gives a binariser is tapped as it happens,
+    so no forward pass is spent finding the sites first. Returns the counts, the IR and the tap
+    points in the order the counts number them (``bind`` on that IR gives the same points).
+    """
+    recorder = LeafRecorder(module)
+    choices = {}
+    for leaf in recorder.leaves:
+        kind = activation_kind(leaf.type, leaf.attrs)
+        binariser = rule(kind) if kind is not None else None
+        if binariser is not None:
+            choices[leaf.path] = (binariser, "value" if binariser.tap == "output" else "input")
+    taps = TapsFoundWhileRunning(choices)
+    counter = PatternCounter(taps.binarisers, inputs.shape[0], device)
+    tapped = [(leaf.path, leaf.module) for leaf in recorder.leaves if leaf.path in choices]
+    batch = inputs.to(device)
+    with torch.no_grad(), _out_of_memory_as_error(inputs, device):
+        try:
+            with recorder:
+                output = run_with_module_taps(module, tapped, taps, counter, batch)
+        except Exception as exc:  # a model that does not run says so in one line, as building its IR would
+            if isinstance(exc, SwapfwError) or is_out_of_memory(exc):
+                raise
+            raise run_error(exc, batch) from None
+    _check_finite(output)
+    return counter.result(), recorder.ir(tuple(batch.shape[1:])), taps.points
+
+
+@contextlib.contextmanager
+def _out_of_memory_as_error(inputs: torch.Tensor, device: torch.device):
     try:
-        with torch.no_grad():
-            if group is None or group == inputs.shape[0]:
-                output = probe.run(inputs.to(device), counter)
-            else:
-                output = _grouped(probe, inputs.to(device), counter, group)
+        yield
     except Exception as exc:
         if is_out_of_memory(exc):
             raise SwapfwError(f"out of memory scoring a batch of {inputs.shape[0]} on {device}: "
                               "lower --batch") from None
         raise
-    _check_finite(output)
-    return counter.result()
 
 
 def _grouped(probe: Probe, inputs: torch.Tensor, counter: PatternCounter, group: int):

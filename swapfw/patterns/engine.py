@@ -168,17 +168,19 @@ class PatternCounter:
     """
 
     def __init__(self, binarisers: list, samples: int, device: torch.device):
-        self.binarisers = binarisers
+        self.binarisers = binarisers  # one per tap; the list may grow while the model runs
         self.samples = samples
         self.codes = DistinctCodes(samples, device)
         self.partition = SamplePartition(samples, device)
-        self.per_tap = [0] * len(binarisers)
+        self.per_tap: list[int] = []
         self._buffer = torch.empty(samples, PACK_BLOCK, dtype=torch.bool, device=device)
         self._filled = 0
 
     def __call__(self, index: int, value: torch.Tensor) -> None:
         bits = binarise(self.binarisers[index], value, self.samples)
         width = bits.shape[1]
+        if index >= len(self.per_tap):
+            self.per_tap.extend([0] * (index + 1 - len(self.per_tap)))
         self.per_tap[index] += width
         self.partition.add(bits)
         if width >= PACK_BLOCK // 2:
@@ -196,8 +198,8 @@ class PatternCounter:
 
     def result(self) -> PatternCounts:
         self._flush()
-        return PatternCounts(self.codes.count(), self.partition.count(), sum(self.per_tap),
-                             self.samples, list(self.per_tap))
+        per_tap = self.per_tap + [0] * (len(self.binarisers) - len(self.per_tap))
+        return PatternCounts(self.codes.count(), self.partition.count(), sum(per_tap), self.samples, per_tap)
 
 
 def binarise(binariser, value: torch.Tensor, samples: int) -> torch.Tensor:

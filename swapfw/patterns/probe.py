@@ -15,7 +15,7 @@ import torch
 import torch.fx
 import torch.nn as nn
 
-from ..graph.ir import ModelIR
+from ..graph.ir import ModelIR, hook_node
 
 Sink = Callable[[int, torch.Tensor], None]
 
@@ -76,33 +76,57 @@ class Probe:
             data = graph.nodes[point.node]
             by_module[(data["target"], data["call"], point.side)] = index
         modules = dict(model.named_modules())
-        calls: dict[str, int] = {}
+        tapped = [(path, modules[path]) for path in sorted({key[0] for key in by_module})]
+        lookup = lambda path, call, side: by_module.get((path, call, side))  # noqa: E731
+        return lambda batch: run_with_module_taps(model, tapped, lookup, hub.sink, batch)
 
-        def pre(path):
-            def hook(mod, inputs):
-                index = by_module.get((path, calls.get(path, 0), "input"))
-                if index is not None and isinstance(inputs[0], torch.Tensor):
-                    hub.sink(index, inputs[0])
-            return hook
 
-        def post(path):
-            def hook(mod, inputs, output):
-                call = calls.get(path, 0)
-                calls[path] = call + 1
-                index = by_module.get((path, call, "value"))
-                if index is not None and isinstance(output, torch.Tensor):
-                    hub.sink(index, output)
-            return hook
+def run_with_module_taps(model: nn.Module, modules: list[tuple[str, nn.Module]],
+                         lookup: Callable[[str, int, str], int | None], sink: Sink, batch: torch.Tensor):
+    """Run ``model`` with hooks on ``modules`` (path, module): call ``call`` of the module at ``path``
+    hands its input (side ``"input"``) or result (``"value"``) to ``sink`` as tap ``lookup(path, call, side)``,
+    or to nobody where that is None."""
+    calls: dict[str, int] = {}
 
-        paths = sorted({key[0] for key in by_module})
+    def pre(path):
+        def hook(mod, inputs):
+            index = lookup(path, calls.get(path, 0), "input")
+            if index is not None and isinstance(inputs[0], torch.Tensor):
+                sink(index, inputs[0])
+        return hook
 
-        def run(batch):
-            calls.clear()
-            handles = [modules[p].register_forward_pre_hook(pre(p)) for p in paths]
-            handles += [modules[p].register_forward_hook(post(p)) for p in paths]
-            try:
-                return model(batch)
-            finally:
-                for handle in handles:
-                    handle.remove()
-        return run
+    def post(path):
+        def hook(mod, inputs, output):
+            call = calls.get(path, 0)
+            calls[path] = call + 1
+            index = lookup(path, call, "value")
+            if index is not None and isinstance(output, torch.Tensor):
+                sink(index, output)
+        return hook
+
+    handles = [module.register_forward_pre_hook(pre(path)) for path, module in modules]
+    handles += [module.register_forward_hook(post(path)) for path, module in modules]
+    try:
+        return model(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+class TapsFoundWhileRunning:
+    """Tap points numbered as a hook-IR model runs: every call of each chosen module, on the side
+    chosen for it, in execution order. For the first count of a network whose IR is recorded by
+    that same pass (the order is the order ``find_sites`` gives the recorded IR's sites)."""
+
+    def __init__(self, choices: dict[str, tuple[object, str]]):
+        self.choices = choices  # module path -> (binariser, side)
+        self.points: list[TapPoint] = []
+        self.binarisers: list = []
+
+    def __call__(self, path: str, call: int, side: str) -> int | None:
+        binariser, chosen_side = self.choices.get(path, (None, None))
+        if chosen_side != side:
+            return None
+        self.points.append(TapPoint(hook_node(path, call), side))
+        self.binarisers.append(binariser)
+        return len(self.points) - 1

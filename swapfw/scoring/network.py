@@ -6,7 +6,9 @@ synflow, ...) also work on a model with no activation to score.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import os
 from dataclasses import dataclass, field
 
@@ -16,8 +18,8 @@ import torch.nn as nn
 from ..errors import SwapfwError
 from ..graph.importers import LoadedModel, load_model, resolve_input_shape
 from ..graph.ir import ModelIR, build_ir
-from ..patterns.binding import Binding, bind
-from ..patterns.count import count_patterns
+from ..patterns.binding import Binding, KindRule, bind
+from ..patterns.count import count_patterns, count_recording_ir
 from ..patterns.engine import PatternCounts
 from ..patterns.probe import Probe
 from ..plugins import get_registry
@@ -27,12 +29,23 @@ from .weights import initialise
 @dataclass
 class Network:
     loaded: LoadedModel
-    ir: ModelIR
     device: torch.device
+    example: torch.Tensor  # two samples of the input; fixes the IR's shapes where it is built on its own
     settings: dict = field(default_factory=dict)  # protocol settings proxies may read (mu, sigma, repeats)
     memo: dict = field(default_factory=dict)  # results shared between proxies on the same batch
     binariser: str | None = None  # --binariser: serve every site it handles
     size_options: dict | None = None  # build options of the network params/flops describe; None: this one
+    built_ir: ModelIR | None = None  # the IR, once built (see ``ir``)
+
+    @property
+    def ir(self) -> ModelIR:
+        """The model's IR. A traced model gets it in ``prepare``; a model described by module hooks
+        (a ``module_activations`` space) records it during its first pattern count, or here, in a
+        small forward pass of its own, when something asks before that."""
+        if self.built_ir is None:
+            with _buffers_kept(self.loaded.module):  # asked for by a proxy: leave its BatchNorm statistics alone
+                self.built_ir = build_ir(self.loaded.module, self.example, trace=False)
+        return self.built_ir
 
     @functools.cached_property
     def binding(self) -> Binding:
@@ -53,9 +66,9 @@ class Network:
     @property
     def sized_params(self) -> int:
         """Parameters of the network the protocol sizes, for ``params`` and the regulariser."""
-        if self.size_options is None:
-            return self.ir.params
-        return sum(p.numel() for p in self._sized.module.parameters())
+        if self.size_options is None:  # a hook IR counts the module's parameters: no need to build it
+            return self.ir.params if self.built_ir is not None or _traced(self.loaded) else _params(self.module)
+        return _params(self._sized.module)
 
     @functools.cached_property
     def sized_ir(self) -> ModelIR:
@@ -70,22 +83,35 @@ class Network:
 
     @property
     def module(self) -> nn.Module:
-        return self.ir.module
+        """The module proxies run: the traced GraphModule, or the model itself on the hook route."""
+        return self.built_ir.module if self.built_ir is not None else self.loaded.module
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return self.ir.input_shape
+        return tuple(self.example.shape[1:])
 
     def count(self, inputs: torch.Tensor) -> PatternCounts:
         """The patterns of one forward pass of ``inputs`` with the weights the network has now (or of
         one pass per group of samples, for a model that takes a fixed number at a time)."""
+        if self.built_ir is None and self.loaded.fixed_batch is None:
+            return self._count_recording_ir(inputs)
         return count_patterns(self.probe, self.binding.binarisers, inputs, self.device, self.loaded.fixed_batch)
+
+    def _count_recording_ir(self, inputs: torch.Tensor) -> PatternCounts:
+        """The first count on the hook route: the same pass records the IR, so finding the sites
+        costs no forward pass of its own."""
+        counts, ir, points = count_recording_ir(self.loaded.module, KindRule(get_registry(), self.binariser),
+                                                inputs, self.device)
+        self.built_ir = ir
+        if self.binding.points != points:  # the IR's sites in another order than the pass met them
+            return count_patterns(self.probe, self.binding.binarisers, inputs, self.device)
+        return counts
 
 
 def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, device: str = "cpu",
             binariser: str | None = None, build_options: dict | None = None, size_options: dict | None = None,
             settings: dict | None = None) -> Network:
-    """Load, initialise, trace and bind a model; the one-way path import -> IR -> binding.
+    """Load, initialise and describe a model; the one-way path import -> IR -> binding.
 
     ``size_options``: build options of the network ``params``, ``flops`` and the regulariser
     describe, where a protocol scores a smaller proxy network (a SPACE:ARCH model only).
@@ -94,13 +120,31 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
     shape = resolve_input_shape(loaded.input_shape, input_shape, loaded.default_shape, ids=loaded.takes_ids)
     initialise(loaded.module, init, seed)
     dev = _device(device)
-    loaded.module.to(dev)
+    if any(t.device != dev for t in itertools.chain(loaded.module.parameters(), loaded.module.buffers())):
+        loaded.module.to(dev)  # (visiting every module costs more than a small network's forward)
     example = loaded.example(shape, seed).to(dev)
-    ir = build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx", trace=_traced(loaded))
+    ir = (build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx")
+          if _traced(loaded) else None)  # the hook route records its IR in the first count
     settings = dict(settings or {}, init=init)
     if size_options is not None and loaded.origin != "space":
         raise SwapfwError("size options describe a search space's network: they apply to SPACE:ARCH models only")
-    return Network(loaded, ir, dev, settings, binariser=binariser, size_options=size_options)
+    return Network(loaded, dev, example, settings, binariser=binariser, size_options=size_options, built_ir=ir)
+
+
+@contextlib.contextmanager
+def _buffers_kept(module: nn.Module):
+    """Put every buffer (BatchNorm running statistics, ...) back as it was after the block."""
+    saved = [(buffer, buffer.clone()) for buffer in module.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 def _traced(loaded: LoadedModel) -> bool:
