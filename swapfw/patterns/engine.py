@@ -73,13 +73,16 @@ class DistinctCodes:
         self.samples, self.device = samples, device
         self._table = (torch.zeros(1 << samples, dtype=torch.bool, device=device)
                        if samples <= TABLE_MAX_SAMPLES else None)
+        self._ones = torch.ones(0, dtype=torch.bool, device=device)
         self._distinct = None  # sorted distinct codes so far
         self._pending: list[torch.Tensor] = []
         self._pending_rows = 0
 
     def add(self, codes: torch.Tensor) -> None:
-        if self._table is not None:
-            self._table[codes] = True
+        if self._table is not None:  # scatter from a ones source: several times faster than table[codes] = True
+            if self._ones.shape[0] < codes.shape[0]:
+                self._ones = torch.ones(codes.shape[0], dtype=torch.bool, device=self.device)
+            self._table.scatter_(0, codes, self._ones[:codes.shape[0]])
             return
         self._pending.append(codes)
         self._pending_rows += codes.shape[0]
