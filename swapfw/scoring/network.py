@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import os
 from dataclasses import dataclass, field
 
@@ -66,8 +65,8 @@ class Network:
     @property
     def sized_params(self) -> int:
         """Parameters of the network the protocol sizes, for ``params`` and the regulariser."""
-        if self.size_options is None:  # a hook IR counts the module's parameters: no need to build it
-            return self.ir.params if self.built_ir is not None or _traced(self.loaded) else _params(self.module)
+        if self.size_options is None:  # not built yet: the hook route, whose IR counts the module's parameters
+            return self.built_ir.params if self.built_ir is not None else _params(self.loaded.module)
         return _params(self._sized.module)
 
     @functools.cached_property
@@ -120,8 +119,7 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
     shape = resolve_input_shape(loaded.input_shape, input_shape, loaded.default_shape, ids=loaded.takes_ids)
     initialise(loaded.module, init, seed)
     dev = _device(device)
-    if any(t.device != dev for t in itertools.chain(loaded.module.parameters(), loaded.module.buffers())):
-        loaded.module.to(dev)  # (visiting every module costs more than a small network's forward)
+    loaded.module.to(dev)
     example = loaded.example(shape, seed).to(dev)
     ir = (build_ir(loaded.module, example, constants_are_weights=loaded.origin == "onnx")
           if _traced(loaded) else None)  # the hook route records its IR in the first count

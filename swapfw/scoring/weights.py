@@ -35,10 +35,7 @@ def initialise(module: nn.Module, mode: str, seed: int) -> nn.Module:
         for sub in module.modules():
             if isinstance(sub, (nn.modules.conv._ConvNd, nn.Linear)):
                 std = 1.0 if normalised else (2.0 / max(1, sub.weight[0].numel())) ** 0.5
-                if std == 1.0 and sub.weight.device.type == "cpu":  # in place: the same draws as randn
-                    sub.weight.normal_(generator=generator)
-                else:
-                    sub.weight.copy_(torch.randn(sub.weight.shape, generator=generator) * std)
+                sub.weight.copy_(torch.randn(sub.weight.shape, generator=generator) * std)
                 if sub.bias is not None:
                     sub.bias.zero_()
             elif isinstance(sub, _NORMS) and getattr(sub, "weight", None) is not None:
