@@ -5,17 +5,15 @@
 Prints, per network, the median seconds of a ``torch.no_grad`` forward pass and of a full
 SWAP count (the same forward with taps, binarising, packing and distinct counting), and
 their ratio. Both run the same module in the same mode (BatchNorm on batch statistics).
-Memory: the peak each needs above the prepared network, as peak GPU memory on CUDA, and on
-the CPU as the peak resident memory sampled during the step, in a fresh process per network
-and step (Linux: /proc/self/statm).
+Memory: the peak each needs above the prepared network (``peak_memory.py``: peak GPU memory on
+CUDA, the peak resident memory sampled during the step on the CPU), each step in a fresh process
+on the CPU so that no earlier step's freed memory hides its need.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -24,6 +22,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from peak_memory import PeakMemory
 from swapfw.scoring.network import prepare
 
 
@@ -98,36 +97,9 @@ def _prepared(name: str, batch: int, size: int, device: str):
 def peak_mb_above_prepared(name: str, step: str, batch: int, size: int, device: str) -> float:
     """Memory one ``forward`` or ``swap`` step needs above the prepared network and its batch."""
     network, inputs, forward = _prepared(name, batch, size, device)
-    run = forward if step == "forward" else (lambda: network.count(inputs))
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        before = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        run()
-        torch.cuda.synchronize()
-        return (torch.cuda.max_memory_allocated() - before) / 2**20
-    before = _rss_bytes()
-    peak = [before]
-    done = threading.Event()
-
-    def sample():  # the step's own high-water mark: ru_maxrss would still hold the imports' peak
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_bytes())
-            time.sleep(0.0005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        run()
-    finally:
-        done.set()
-        sampler.join()
-    return (max(peak[0], _rss_bytes()) - before) / 2**20
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize()
+    with PeakMemory(device) as peak:
+        forward() if step == "forward" else network.count(inputs)
+    return peak.mb
 
 
 def _peak_in_fresh_process(*args) -> float:
