@@ -26,6 +26,9 @@ def __getattr__(name):
     if name == "ExecutorSpec":
         from .running.executors import ExecutorSpec
         return ExecutorSpec
+    if name == "settle_process":
+        from .running.process import settle_process
+        return settle_process
     if name in ("list_plugins", "get_plugin"):
         from . import plugins
         return {"list_plugins": plugins.names, "get_plugin": plugins.get}[name]
@@ -33,4 +36,4 @@ def __getattr__(name):
 
 
 __all__ = ["score", "ScoreResult", "prepare", "Network", "load_model", "build_ir",
-           "list_plugins", "get_plugin", "ExecutorSpec", "hookimpl", "SwapfwError", "__version__"]
+           "list_plugins", "get_plugin", "ExecutorSpec", "settle_process", "hookimpl", "SwapfwError", "__version__"]

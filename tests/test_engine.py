@@ -5,7 +5,8 @@ import torch
 import torch.nn as nn
 
 import nets
-from swapfw.patterns.engine import DistinctCodes, SamplePartition, binarise, naive_counts, pack_samples
+
+from swapfw.patterns.engine import DistinctCodes, SamplePartition, binarise, naive_counts, pack_samples, positive
 from swapfw.scoring.network import prepare
 from swapfw.patterns.probe import Probe
 
@@ -33,6 +34,19 @@ def random_bits(samples, values, seed, duplicates=True):
         bits[:, 0] = False
         bits[:, 1] = True
     return bits
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_positive_is_greater_than_zero_on_every_number(dtype, device):
+    """The binarisers' fast ``> 0`` must give the same bits, edge values included."""
+    info = torch.finfo(dtype)
+    special = torch.tensor([0.0, -0.0, info.tiny, -info.tiny, info.tiny / 4, -info.tiny / 4, info.max, -info.max,
+                            float("inf"), float("-inf"), 1.0, -1.0], dtype=dtype)
+    noise = torch.randn(16, 4099, generator=torch.Generator().manual_seed(3)).to(dtype)
+    for value in (special, noise, torch.relu(noise), noise.t(), noise[:, ::3]):  # also non-contiguous views
+        value = value.to(device)
+        assert positive(value).dtype == torch.bool
+        assert torch.equal(positive(value), value > 0)
 
 
 @pytest.mark.parametrize("samples", SAMPLE_SIZES)

@@ -135,8 +135,8 @@ def test_the_first_count_records_the_ir_and_counts_what_the_ir_built_apart_gives
     """On the hook route the first count also records the IR (no forward pass of its own): its
     sites, FLOPs and parameters, and every count of that pass, equal those of an IR built by its
     own pass and a probe bound to it; ``sign`` reads each site's input (pre-hooks), ``relu`` its output."""
-    from swapfw.patterns.binding import bind
-    from swapfw.patterns.count import count_patterns
+    from swapfw.patterns.binding import KindRule, bind
+    from swapfw.patterns.count import count_patterns, count_recording_ir
     from swapfw.patterns.probe import Probe
     from swapfw.plugins import get, get_registry
     from swapfw.scoring.presets import resolve
@@ -151,8 +151,9 @@ def test_the_first_count_records_the_ir_and_counts_what_the_ir_built_apart_gives
         binding = bind(apart, get_registry(), binariser)
         expected = count_patterns(Probe(apart, binding.points), binding.binarisers, batch, torch.device("cpu"))
         first = network.count(batch)
-        recorded = network.built_ir
-        assert recorded is not None and not recorded.traced
+        assert network.built_ir is None and network.recorded is not None  # the graph waits until asked for
+        recorded = network.ir
+        assert network.built_ir is recorded and not recorded.traced
         assert list(recorded.graph.nodes) == list(apart.graph.nodes)
         assert recorded.sites == apart.sites and (recorded.flops, recorded.params) == (apart.flops, apart.params)
         assert network.binding.points == binding.points
@@ -160,6 +161,9 @@ def test_the_first_count_records_the_ir_and_counts_what_the_ir_built_apart_gives
             (expected.swap, expected.standard_patterns, expected.values, expected.per_tap)
         again = network.count(batch)  # later counts go through the probe bound to the recorded IR
         assert (again.swap, again.per_tap) == (first.swap, first.per_tap)
+        _, _, points = count_recording_ir(network.loaded.module, KindRule(get_registry(), binariser), batch,
+                                          torch.device("cpu"))
+        assert points == binding.points  # the pass numbers its taps in the order bind gives the sites
 
 
 def test_scoring_a_space_network_runs_its_forward_once():

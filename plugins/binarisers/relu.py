@@ -5,7 +5,9 @@ Hardsigmoid, all piecewise linear with their kink where the output leaves 0.
 """
 
 from swapfw import hookimpl
+
 from swapfw.graph.ops import ACTIVATIONS, PIECEWISE_LINEAR
+from swapfw.patterns.engine import positive
 
 
 class PostActivationPositive:
@@ -16,7 +18,7 @@ class PostActivationPositive:
     default_for = frozenset(PIECEWISE_LINEAR)
 
     def binarise(self, value):
-        return value > 0
+        return positive(value)
 
 
 @hookimpl

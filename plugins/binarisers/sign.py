@@ -7,6 +7,7 @@ applies it to any activation.
 
 from swapfw import hookimpl
 from swapfw.graph.ops import ACTIVATIONS
+from swapfw.patterns.engine import positive
 
 
 class PreActivationSign:
@@ -17,7 +18,7 @@ class PreActivationSign:
     default_for = frozenset({"gelu", "silu"})
 
     def binarise(self, value):
-        return value > 0
+        return positive(value)
 
 
 @hookimpl

@@ -221,7 +221,6 @@ class Leaf:
     module: nn.Module
     type: str
     attrs: dict
-    params: int
 
 
 class LeafRecorder:
@@ -229,7 +228,9 @@ class LeafRecorder:
 
     ``with LeafRecorder(model) as recorder: model(x)``, then ``recorder.ir(input_shape)``. Any
     forward will do, so a pass that is needed anyway (the first pattern count) can build the IR
-    instead of a pass of its own; ``leaves`` describes the leaf modules for such a pass.
+    instead of a pass of its own; ``leaves`` describes the leaf modules for such a pass. A hook
+    only notes the call; the graph is made when ``ir`` is asked for, which a scoring run that
+    needs no IR (SWAP alone) never does.
     """
 
     def __init__(self, module: nn.Module):
@@ -260,8 +261,9 @@ class LeafRecorder:
         graph = nx.DiGraph()
         names = []
         for leaf, call, shape in self._calls:
+            params = sum(p.numel() for p in leaf.module.parameters()) if call == 0 else 0
             data = dict(op="call_module", type=leaf.type, target=leaf.path, attrs=leaf.attrs,
-                        params=leaf.params if call == 0 else 0, shape=shape, flops=0, call=call)
+                        params=params, shape=shape, flops=0, call=call)
             data["flops"] = _node_flops(data, [], {leaf.path: leaf.module})
             names.append((hook_node(leaf.path, call), data))
         graph.add_nodes_from(names)
@@ -271,9 +273,9 @@ class LeafRecorder:
                        input_shape=tuple(input_shape))
 
 
-def _described(path: str, leaf: nn.Module) -> tuple[str, dict, int]:
+def _described(path: str, leaf: nn.Module) -> tuple[str, dict]:
     op_type, attrs = ops.module_type(leaf)
-    return op_type, dict(attrs, module=path), sum(p.numel() for p in leaf.parameters())
+    return op_type, dict(attrs, module=path)
 
 
 def _hook_ir(module: nn.Module, example: torch.Tensor, reason: str | None) -> ModelIR:

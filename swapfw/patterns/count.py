@@ -7,6 +7,8 @@ scores come near that ceiling, where every large network scores alike.
 from __future__ import annotations
 
 import contextlib
+import functools
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -37,12 +39,13 @@ def count_patterns(probe: Probe, binarisers: list, inputs: torch.Tensor, device:
 
 
 def count_recording_ir(module: nn.Module, rule: KindRule, inputs: torch.Tensor,
-                       device: torch.device) -> tuple[PatternCounts, ModelIR, list[TapPoint]]:
+                       device: torch.device) -> tuple[PatternCounts, Callable[[], ModelIR], list[TapPoint]]:
     """The first count of a model described by module hooks, with its IR recorded by the same pass.
 
     Every call of each activation module that ``rule`` gives a binariser is tapped as it happens,
-    so no forward pass is spent finding the sites first. Returns the counts, the IR and the tap
-    points in the order the counts number them (``bind`` on that IR gives the same points).
+    so no forward pass is spent finding the sites first. Returns the counts, a function that makes
+    the IR of that pass (when asked: a run that scores SWAP alone never needs the graph), and the
+    tap points in the order the counts number them (``bind`` on that IR gives the same points).
     """
     recorder = LeafRecorder(module)
     choices = {}
@@ -64,7 +67,7 @@ def count_recording_ir(module: nn.Module, rule: KindRule, inputs: torch.Tensor,
                 raise
             raise run_error(exc, batch) from None
     _check_finite(output)
-    return counter.result(), recorder.ir(tuple(batch.shape[1:])), taps.points
+    return counter.result(), functools.partial(recorder.ir, tuple(batch.shape[1:])), taps.points
 
 
 @contextlib.contextmanager

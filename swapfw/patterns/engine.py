@@ -26,6 +26,14 @@ PACK_BLOCK = 1 << 16
 MERGE_EVERY = 1 << 22
 
 
+def positive(value: torch.Tensor) -> torch.Tensor:
+    """``value > 0`` as a bool tensor, three to six times faster on the CPU: torch's comparison
+    kernel writing bools is not vectorised there, while clamping and the cast to bool are.
+    The same bits for every number (-0.0, subnormals and infinities included); NaN, which
+    ``> 0`` calls False and this True, never reaches a score (outputs holding NaN are refused)."""
+    return value.clamp_min(0).bool()
+
+
 def pack_samples(bits: torch.Tensor) -> torch.Tensor:
     """Pack bits (S, V) bool into codes: (V,) int64 for S <= 64, else (V, ceil(S/64)) int64.
 

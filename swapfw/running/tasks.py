@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import error_line
 from ..scoring.data import Batch, load_batch
+from .process import settle_process
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def run_task(task: Task) -> TaskResult:
     from ..scoring.network import prepare
     from ..scoring.proxies import run_proxy
 
+    settle_process()  # once per process: heap reuse and a frozen GC (values are unchanged)
     result, tick = TaskResult(), time.perf_counter()
     try:
         batch = task_batch(task.data, task.batch, tuple(task.input_shape), task.seed)

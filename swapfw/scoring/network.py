@@ -10,6 +10,7 @@ import contextlib
 import functools
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -35,12 +36,16 @@ class Network:
     binariser: str | None = None  # --binariser: serve every site it handles
     size_options: dict | None = None  # build options of the network params/flops describe; None: this one
     built_ir: ModelIR | None = None  # the IR, once built (see ``ir``)
+    recorded: Callable[[], ModelIR] | None = None  # makes the IR the first count recorded
 
     @property
     def ir(self) -> ModelIR:
         """The model's IR. A traced model gets it in ``prepare``; a model described by module hooks
-        (a ``module_activations`` space) records it during its first pattern count, or here, in a
-        small forward pass of its own, when something asks before that."""
+        (a ``module_activations`` space) records it during its first pattern count and makes the
+        graph the first time it is asked for, or runs a small forward pass of its own when something
+        asks before any count."""
+        if self.built_ir is None and self.recorded is not None:
+            self.built_ir, self.recorded = self.recorded(), None
         if self.built_ir is None:
             with _buffers_kept(self.loaded.module):  # asked for by a proxy: leave its BatchNorm statistics alone
                 self.built_ir = build_ir(self.loaded.module, self.example, trace=False)
@@ -92,18 +97,17 @@ class Network:
     def count(self, inputs: torch.Tensor) -> PatternCounts:
         """The patterns of one forward pass of ``inputs`` with the weights the network has now (or of
         one pass per group of samples, for a model that takes a fixed number at a time)."""
-        if self.built_ir is None and self.loaded.fixed_batch is None:
+        if self.built_ir is None and self.recorded is None and self.loaded.fixed_batch is None:
             return self._count_recording_ir(inputs)
         return count_patterns(self.probe, self.binding.binarisers, inputs, self.device, self.loaded.fixed_batch)
 
     def _count_recording_ir(self, inputs: torch.Tensor) -> PatternCounts:
         """The first count on the hook route: the same pass records the IR, so finding the sites
-        costs no forward pass of its own."""
-        counts, ir, points = count_recording_ir(self.loaded.module, KindRule(get_registry(), self.binariser),
-                                                inputs, self.device)
-        self.built_ir = ir
-        if self.binding.points != points:  # the IR's sites in another order than the pass met them
-            return count_patterns(self.probe, self.binding.binarisers, inputs, self.device)
+        costs no forward pass of its own. Its taps are numbered in the order the pass met them,
+        which is the order ``bind`` gives the recorded IR's sites (execution order both; the
+        tests hold every space to it), so ``per_tap`` means the same as a later count's."""
+        counts, self.recorded, _ = count_recording_ir(self.loaded.module, KindRule(get_registry(), self.binariser),
+                                                      inputs, self.device)
         return counts
 
 
