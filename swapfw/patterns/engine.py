@@ -27,7 +27,7 @@ MERGE_EVERY = 1 << 22
 
 
 def positive(value: torch.Tensor) -> torch.Tensor:
-    """``value > 0`` as a bool tensor, three to six times faster on the CPU: torch's comparison
+    """``value > 0`` as a bool tensor, about three times faster on the CPU: torch's comparison
     kernel writing bools is not vectorised there, while clamping and the cast to bool are.
     The same bits for every number (-0.0, subnormals and infinities included); NaN, which
     ``> 0`` calls False and this True, never reaches a score (outputs holding NaN are refused)."""
