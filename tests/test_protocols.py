@@ -135,6 +135,19 @@ def test_params_and_regswap_describe_the_trained_network_not_the_proxy():
     assert tiny.regswap == pytest.approx(tiny.swap * math.exp(-(benchmark / 1e6 - 1.0) ** 2))
 
 
+def test_the_sized_network_leaves_the_global_random_state_alone():
+    """It is built for real (its default initialisers draw): nothing a user draws next may change."""
+    chosen = presets.resolve(get("spaces", "darts"), "paper")
+    network = prepare(f"darts:{_genotype(_PAIRS[0])}", build_options=chosen.build_options,
+                      size_options=chosen.size_options)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    assert network.sized_params > 10 * sum(p.numel() for p in network.loaded.module.parameters())  # C=36, 20 cells
+    assert network.sized_ir.flops > 0
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_repeats_average_over_initialisations():
     one = score(f"nb201:{NB201}", protocol="tiny", repeats=1)
     four = score(f"nb201:{NB201}", protocol="tiny")

@@ -90,6 +90,7 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
     network.settings.update(mu=mu, sigma=sigma)
     inputs = load_batch(data, batch, network.input_shape, seed)
     counts = measure_patterns(network, inputs.inputs, seed=seed, repeats=repeats)
+    flops = network.sized_ir.flops  # first: params then come from the same build
     params = network.sized_params
     regswap = combine("regswap", {"swap": counts.swap, "params": params}, mu, sigma) if mu is not None else None
     extra = {name: run_proxy(name, network, inputs, seed) for name in proxies}
@@ -97,7 +98,7 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
     return ScoreResult(
         swap=counts.swap if repeats > 1 else int(counts.swap), regswap=regswap,
         standard_patterns=counts.standard_patterns if repeats > 1 else int(counts.standard_patterns),
-        params=params, flops=network.sized_ir.flops, activation_sites=len(network.ir.sites),
+        params=params, flops=flops, activation_sites=len(network.ir.sites),
         values=counts.values, samples=int(inputs.inputs.shape[0]), binarisers=network.binding.by_kind,
         unhandled_sites=network.binding.unhandled, seconds=time.perf_counter() - start, seed=seed,
         mu=mu, sigma=sigma, input_shape=network.input_shape, data=inputs.source, device=str(network.device),
