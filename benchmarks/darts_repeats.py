@@ -6,13 +6,15 @@
 re-initialisations. Per sampled genotype this prints the seconds of ``swapfw.score`` as a user
 calls it (build, R re-initialisations and counts, parameters and FLOPs of the sized C=36
 network), of its R counts alone, and of the floor: R plain forward passes of the same network
-and batch (no initialisation, no count). The process is settled first, as ``run_task`` settles
-every scoring process (``--unsettled``: left at the defaults).
+and batch (no initialisation, no count), and the process's peak resident memory, in total and
+above what it held after the imports and the batch. The process is settled first, as ``run_task``
+settles every scoring process (``--unsettled``: left at the defaults).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 
@@ -39,6 +41,7 @@ def main() -> None:
     space = get("spaces", "darts")
     preset = resolve(space, "paper", repeats=args.repeats)
     inputs = load_batch(preset.data, preset.batch, space.input_shape, args.seed).inputs
+    before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     steps = {"score": [], "counts": [], "forwards": []}
     for arch in space.sample(args.archs, args.seed):
         model = f"darts:{arch}"
@@ -64,6 +67,8 @@ def main() -> None:
           f"{mean['counts']:.3f}   floor, R plain forwards {mean['forwards']:.3f}")
     print(f"score / floor {mean['score'] / mean['forwards']:.2f}   counts / floor "
           f"{mean['counts'] / mean['forwards']:.2f}   one forward {mean['forwards'] / args.repeats * 1e3:.1f} ms")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak_mb:.0f} MB, {peak_mb - before_mb:.0f} MB above the imports and the batch")
 
 
 if __name__ == "__main__":

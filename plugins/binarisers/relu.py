@@ -5,7 +5,6 @@ Hardsigmoid, all piecewise linear with their kink where the output leaves 0.
 """
 
 from swapfw import hookimpl
-
 from swapfw.graph.ops import ACTIVATIONS, PIECEWISE_LINEAR
 from swapfw.patterns.engine import positive
 
