@@ -1,6 +1,6 @@
 """Throughput (architectures per second) of each executor with 1 and 2 workers, on this machine.
 
-    python benchmarks/scaling.py [--archs 40] [--proxies swap,regswap] [--batch 32]
+    python benchmarks/scaling.py [--archs 40] [--proxies swap,regswap] [--batch 32] [--device cpu]
         [--data cifar10:PATH] [--modes local,processes:1,processes:2,ray:1,ray:2] [--out scaling.json]
 
 Every mode scores the same NB201 architectures (sampled with --seed) with no cache, through the
@@ -11,7 +11,10 @@ and, of it, the build, and the overhead per task (wall x workers / archs - task:
 scheduling, idle workers at the end). ``local`` runs one task at a time with all of torch's
 threads; ``processes:N`` runs N with ``cores // N`` threads each; ``ray:N`` starts a local Ray
 instance of N CPUs and runs one single-threaded task per CPU. The per-task cost and the
-overheads are what the README's cluster estimate is built from.
+overheads are what the README's cluster estimate is built from. Memory: the peak resident memory
+of a process that scored (a worker's; ``local``: this process's, its own imports included) and,
+on CUDA, the most GPU memory one task allocated: with ``--device cuda`` the ``processes:N`` modes
+put N workers on the GPU(s), which is how small networks fill one.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def measure(mode: str, warm: list[str], archs: list[str], proxies: list[str], pr
     return {"mode": mode, "workers": workers, "start_seconds": round(opened, 2), "seconds": round(wall, 2),
             "archs_per_second": round(len(archs) / wall, 3), "task_seconds": round(task, 4),
             "build_seconds": round(scorer.build_seconds / len(archs), 4),
-            "overhead_seconds": round(wall * workers / len(archs) - task, 4), "failed": len(scorer.failures)}
+            "overhead_seconds": round(wall * workers / len(archs) - task, 4), "failed": len(scorer.failures),
+            **scorer.memory}
 
 
 def driver_cost(proxies: list[str], results: int = 200) -> float:
@@ -77,11 +81,12 @@ def main() -> None:
     archs = [space.canonical(a) for a in space.sample(args.archs + 4, args.seed)]
     warm, archs = archs[:4], archs[4:]  # the warm-up tasks are other architectures than the timed ones
     proxies = expand([p for p in args.proxies.split(",") if p])
+    cuda = args.device.startswith("cuda")
     protocol = ScoringSettings("nb201", args.data, args.batch, 1, device=args.device, protocol="benchmark")
     print(f"{len(archs)} NB201 archs, proxies {','.join(proxies)}, batch {args.batch} {args.data}, "
           f"{cores()} cores, device {args.device}")
     print(f"{'mode':<13}{'workers':>8}{'start s':>8}{'score s':>9}{'archs/s':>9}{'speed-up':>9}{'task s':>9}"
-          f"{'of it build':>12}{'overhead s':>11}")
+          f"{'of it build':>12}{'overhead s':>11}{'peak MB':>9}" + (f"{'GPU MB':>8}" if cuda else ""))
     rows, base = [], None
     for mode in args.modes.split(","):
         row = measure(mode, warm, archs, proxies, protocol, args.seed)
@@ -89,7 +94,8 @@ def main() -> None:
         rows.append(row)
         print(f"{mode:<13}{row['workers']:>8}{row['start_seconds']:>8.2f}{row['seconds']:>9.2f}"
               f"{row['archs_per_second']:>9.3f}{row['archs_per_second'] / base:>9.2f}{row['task_seconds']:>9.4f}"
-              f"{row['build_seconds']:>12.4f}{row['overhead_seconds']:>11.4f}")
+              f"{row['build_seconds']:>12.4f}{row['overhead_seconds']:>11.4f}{row['peak_process_rss_mb']:>9.0f}"
+              + (f"{row['peak_task_gpu_mb']:>8.0f}" if cuda else ""))
     store = driver_cost(proxies)
     print(f"driver: storing one result in the score cache takes {store * 1000:.2f} ms, so the driver takes at most "
           f"{1 / store:.0f} results/s from any cluster")

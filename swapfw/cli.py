@@ -214,8 +214,18 @@ def _print_correlation(summary: dict) -> None:
     for name, r in rows:
         click.echo(f"{name:<{width}} {r['spearman_mean']:>8.3f} ± {r['spearman_std']:.3f} "
                    f"{r['kendall_mean']:>8.3f} ± {r['kendall_std']:.3f} {r['seconds']:>9.1f} {r['not_finite']:>10}")
+    _print_memory(summary)
     for note in summary["notes"]:
         click.echo(f"note: {note}")
+
+
+def _print_memory(report: dict) -> None:
+    """What one worker needed, where anything was scored (a run served by the cache scores nothing)."""
+    memory = report.get("memory", {})
+    if memory.get("peak_process_rss_mb"):
+        gpu = memory.get("peak_task_gpu_mb")
+        click.echo(f"memory: a scoring process peaked at {memory['peak_process_rss_mb']:,.0f} MB resident"
+                   + (f", a task at {gpu:,.0f} MB of GPU memory" if gpu else ""))
 
 
 @cli.command()
@@ -290,6 +300,7 @@ def search(space, searcher, proxy, population, cycles, sample_size, mutations, c
     click.echo(f"score     {best['score']:.4g} ({report['proxy']})   params {best['params']:,}")
     click.echo(f"proxy evaluations {report['evaluations']}, from the cache {report['cached']}, "
                f"repeats {report['repeated']}, {report['seconds']} s")
+    _print_memory(report)
     if "truth" in report:
         click.echo(f"{report['truth']['metric']}  {report['truth']['value']}")
     for note in report["notes"]:

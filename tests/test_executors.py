@@ -135,6 +135,10 @@ def test_the_cli_spreads_correlate_over_processes(truth, tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["executor"] == {"name": "processes", "workers": 2}
     assert all(v > 0 for v in report["per_seed"][0]["scores"]["swap"])
+    # what a worker needs, as its tasks reported it: torch alone is a few hundred MB resident; no GPU here
+    assert report["memory"]["peak_process_rss_mb"] > 100 and report["memory"]["peak_task_gpu_mb"] == 0
+    assert f"memory: a scoring process peaked at {report['memory']['peak_process_rss_mb']:,.0f} MB resident\n" \
+        in capsys.readouterr().out
 
 
 def test_worker_processes_take_one_gpu_each(monkeypatch):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -86,6 +87,17 @@ def test_cli_json(tmp_path):
     report = json.loads(result.stdout)
     assert set(report) >= {"best", "evaluations", "seconds", "history"}
     assert set(report["best"]) >= {"arch", "score", "params"} and len(report["history"]) == 3
+    assert report["memory"]["peak_process_rss_mb"] > 100 and report["memory"]["peak_task_gpu_mb"] == 0
+
+
+def test_cli_text_says_what_a_worker_needed(tmp_path):
+    args = ["search", "--space", "nb201", "--proxy", "swap", "--population", "3", "--cycles", "1", "--sample-size", "2",
+            "--mutations", "1", "--space-option", "channels=4", "--space-option", "cells=1"]
+    first = CliRunner().invoke(cli, args + ["--cache", str(tmp_path / "c.sqlite")])
+    assert first.exit_code == 0, first.output
+    assert re.search(r"^memory: a scoring process peaked at [\d,]+ MB resident$", first.stdout, re.M)
+    served = CliRunner().invoke(cli, args + ["--cache", str(tmp_path / "c.sqlite")])  # all from the cache
+    assert served.exit_code == 0 and "memory:" not in served.stdout
 
 
 def test_cli_truth_without_metric_is_a_usage_error(capsys):

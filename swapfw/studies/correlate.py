@@ -87,6 +87,7 @@ class Correlation:
         spec = replace(executor or ExecutorSpec(), device=settings.device)
         cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
         per_seed, seconds, cached, failed = [], {}, 0, []
+        memory = {"peak_process_rss_mb": 0.0, "peak_task_gpu_mb": 0.0}
         try:
             with open_pool(spec) as pool:
                 for seed, archs in self.samples.items():
@@ -97,12 +98,14 @@ class Correlation:
                     for proxy, spent in scorer.seconds.items():
                         seconds[proxy] = seconds.get(proxy, 0.0) + spent
                     failed += [{"seed": seed, **asdict(f)} for f in scorer.failures]
+                    memory = {k: max(v, scorer.memory[k]) for k, v in memory.items()}
                     per_seed.append(self._correlate_seed(seed, archs, values, cache, pool))
                 workers = pool.workers
         finally:
             cache.close()
         report = _report(settings, self.truth, per_seed, seconds, cached, time.perf_counter() - start)
         report["executor"] = {"name": spec.name, "workers": workers}
+        report["memory"] = memory  # what one worker needs: resident memory of a scoring process, GPU memory of a task
         report["failed"] = failed
         if failed:
             report["notes"].append(f"{len(failed)} proxy values failed twice and are NaN (not cached: a rerun retries "

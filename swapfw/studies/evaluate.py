@@ -104,8 +104,15 @@ class Scorer:
                               f"(the {self.batch.source} batch has no labels)")
         self.seconds: dict[str, float] = {}
         self.build_seconds = 0.0  # networks built for the tasks (the proxies' time is in ``seconds``)
+        self.peak_rss_mb = 0.0  # the most resident memory a process that ran a task held
+        self.peak_gpu_mb = 0.0  # the most GPU memory one task allocated
         self.cached = 0  # values the cache gave
         self.failures: list[Failure] = []
+
+    @property
+    def memory(self) -> dict[str, float]:
+        """What one worker needs, from the tasks scored so far (reports carry it as ``memory``)."""
+        return {"peak_process_rss_mb": round(self.peak_rss_mb, 1), "peak_task_gpu_mb": round(self.peak_gpu_mb, 1)}
 
     def _key(self, arch: str, proxy: str) -> tuple:
         s = self.settings
@@ -142,6 +149,8 @@ class Scorer:
                 self.cache.put(self._key(task.arch, proxy), value)
                 self.seconds[proxy] = self.seconds.get(proxy, 0.0) + result.seconds.get(proxy, 0.0)
             self.build_seconds += result.build_seconds
+            self.peak_rss_mb = max(self.peak_rss_mb, result.peak_rss_mb)
+            self.peak_gpu_mb = max(self.peak_gpu_mb, result.peak_gpu_mb)
             self.cache.commit()
 
         failures = dispatch(self.pool, tasks, store, (lambda task: on_done(task.arch)) if on_done else None)

@@ -264,7 +264,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
               "evaluations": evaluate.evaluations, "cached": evaluate.cached, "repeated": evaluate.repeated,
               "mu": evaluate.mu, "sigma": evaluate.sigma, "seconds": round(time.perf_counter() - start, 2),
               "history": history, "executor": {"name": spec.name, "workers": workers}, "failed": failed,
-              "notes": _notes(evaluate, settings.batch)}
+              "memory": evaluate.scorer.memory, "notes": _notes(evaluate, settings.batch)}
     if stopped:
         report["notes"].append(stopped)
     if failed:
