@@ -78,6 +78,11 @@ class Space(Protocol):
         """The input shape a build with ``options`` expects, where it depends on them (DARTS on ImageNet)."""
 
     @optional
+    def count_params(self, arch: str, **options) -> int:
+        """The parameter count ``build(arch, **options)`` would have, without building it: ``params`` and
+        the regulariser read it for every architecture a search meets, on the trained-size network."""
+
+    @optional
     def encode(self, arch: str, fmt: str) -> str:
         """``arch`` in another encoding users have (one of ``formats``: a benchmark index, NASLib's op indices...)."""
 

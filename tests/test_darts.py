@@ -288,6 +288,24 @@ def test_sizes_match_the_op_definitions():
             analytic_params(arch, 1000, 6, 4, imagenet=True)
 
 
+def test_count_params_without_building_equals_the_built_network():
+    assert space.count_params(DARTS_V2, channels=36, layers=20) == 3_349_342
+    assert space.count_params(DARTS_V2, channels=48, layers=14, dataset="imagenet") == 4_718_752
+    option_sets = [{}, {"channels": 36, "layers": 20}, {"channels": 3, "layers": 1, "stem": 0},
+                   {"classes": 100, "channels": 8, "layers": 5}, {"channels": 6, "layers": 4, "dataset": "imagenet"}]
+    for arch in [MIXED, DARTS_V1] + space.sample(15, seed=5):
+        for options in option_sets:
+            assert space.count_params(arch, **options) == params(space.build(arch, **options)), (arch, options)
+
+
+def test_a_protocol_sizes_the_trained_network_without_building_it():
+    network = prepare("darts:" + MIXED, build_options={"channels": 3, "layers": 1, "stem": 0},
+                      size_options={"channels": 36, "layers": 20})
+    assert network.sized_params == params(space.build(MIXED, channels=36, layers=20))
+    assert "_sized" not in network.__dict__  # counted by the space, not built
+    assert network.sized_ir.params == network.sized_params  # the FLOPs build agrees
+
+
 def test_prepare_counts_the_same_parameters_and_finds_relus():
     network = prepare("darts:" + DARTS_V2, build_options={"channels": 36, "layers": 20})
     assert network.ir.params == params(space.build(DARTS_V2, channels=36, layers=20)) == 3_349_342
@@ -353,6 +371,12 @@ BAD_OPTIONS = {
 def test_build_refuses_bad_options(options, reason):
     with pytest.raises(SwapfwError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         space.build(DARTS_V2, **options)
+
+
+@pytest.mark.parametrize("options, reason", BAD_OPTIONS.values(), ids=BAD_OPTIONS.keys())
+def test_count_params_refuses_what_build_refuses(options, reason):
+    with pytest.raises(SwapfwError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        space.count_params(DARTS_V2, **options)
 
 
 def test_build_accepts_explicit_defaults():

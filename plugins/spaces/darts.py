@@ -24,6 +24,7 @@ and build too.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import random
@@ -297,36 +298,14 @@ class DartsNetwork(nn.Module):
                  stem: bool = True):
         super().__init__()
         self.imagenet, self.has_stem = imagenet, stem
-        if not stem:  # the SWAP authors' scoring network: the cells read the image itself
-            c_prev_prev = c_prev = 3
-            reduction_prev = False
-        elif imagenet:
-            self.stem0 = nn.Sequential(
-                nn.Conv2d(3, channels // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(channels // 2),
-                nn.ReLU(),
-                nn.Conv2d(channels // 2, channels, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(channels))
-            self.stem1 = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 3, stride=2, padding=1, bias=False),
-                                       nn.BatchNorm2d(channels))
-            c_prev_prev = c_prev = channels
-            reduction_prev = True  # stem0's output is at twice stem1's resolution
-        else:
-            self.stem = nn.Sequential(nn.Conv2d(3, 3 * channels, 3, padding=1, bias=False),
-                                      nn.BatchNorm2d(3 * channels))
-            c_prev_prev = c_prev = 3 * channels
-            reduction_prev = False
-        width = channels
-        cells = []
-        for i in range(layers):
-            reduction = i in (layers // 3, 2 * layers // 3)
-            width *= 2 if reduction else 1
-            cell = Cell(genotype.reduce if reduction else genotype.normal, c_prev_prev, c_prev, width, reduction,
-                        reduction_prev)
-            cells.append(cell)
-            reduction_prev = reduction
-            c_prev_prev, c_prev = c_prev, cell.multiplier * width
-        self.cells = nn.ModuleList(cells)
+        stems, cells, last = layout(channels, layers, imagenet, stem)
+        for name, (kind, cin, cout) in stems.items():
+            setattr(self, name, _stem(kind, cin, cout))
+        self.cells = nn.ModuleList(Cell(genotype.reduce if reduction else genotype.normal, c_prev_prev, c_prev, width,
+                                        reduction, reduction_prev)
+                                   for reduction, c_prev_prev, c_prev, width, reduction_prev in cells)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)  # = DARTS' AvgPool2d(7) on ImageNet's 7x7 maps at 224
-        self.classifier = nn.Linear(c_prev, classes)
+        self.classifier = nn.Linear(last, classes)
 
     def forward(self, x):
         if not self.has_stem:
@@ -339,6 +318,75 @@ class DartsNetwork(nn.Module):
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1)
         return self.classifier(self.global_pooling(s1).flatten(1))
+
+
+def layout(channels: int, layers: int, imagenet: bool, stem: bool):
+    """The network's shape without its modules: ``{stem name: (kind, in, out)}``, one ``(reduction,
+    c_prev_prev, c_prev, width, reduction_prev)`` per cell, and the classifier's input width.
+
+    Reduction cells sit at ``layers // 3`` and ``2 * layers // 3`` and double the width; each cell
+    reads the outputs of the two cells before it (the stem's, for the first two).
+    """
+    if not stem:  # the SWAP authors' scoring network: the cells read the image itself
+        stems, c_prev_prev, c_prev, reduction_prev = {}, 3, 3, False
+    elif imagenet:
+        stems = {"stem0": ("imagenet0", 3, channels), "stem1": ("imagenet1", channels, channels)}
+        c_prev_prev = c_prev = channels
+        reduction_prev = True  # stem0's output is at twice stem1's resolution
+    else:
+        stems = {"stem": ("cifar", 3, 3 * channels)}
+        c_prev_prev = c_prev = 3 * channels
+        reduction_prev = False
+    width, cells = channels, []
+    for i in range(layers):
+        reduction = i in (layers // 3, 2 * layers // 3)
+        width *= 2 if reduction else 1
+        cells.append((reduction, c_prev_prev, c_prev, width, reduction_prev))
+        reduction_prev = reduction
+        c_prev_prev, c_prev = c_prev, len(CONCAT) * width
+    return stems, cells, c_prev
+
+
+def _stem(kind: str, cin: int, cout: int) -> nn.Sequential:
+    """CIFAR's 3x3 conv stem, or one of ImageNet's two (an 8x downsampling in three stride-2 convs)."""
+    if kind == "cifar":
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
+    if kind == "imagenet0":
+        return nn.Sequential(nn.Conv2d(cin, cout // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout // 2),
+                             nn.ReLU(), nn.Conv2d(cout // 2, cout, 3, stride=2, padding=1, bias=False),
+                             nn.BatchNorm2d(cout))
+    return nn.Sequential(nn.ReLU(), nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout))
+
+
+def count_params(genotype: Genotype, classes: int, channels: int, layers: int, imagenet: bool, stem: bool) -> int:
+    """The parameters of ``DartsNetwork(genotype, ...)`` without building it: each distinct part (an
+    edge op, a preprocessing, a stem, by kind and widths) is built once per process on the meta device
+    and counted, and the network's count is their sum over its layout. A search sizes every
+    architecture it meets (``params``, the regulariser; ``--mu auto`` sizes 1,000): building the
+    trained-size network for that took 0.14 s each, this takes well under a millisecond."""
+    stems, cells, last = layout(channels, layers, imagenet, stem)
+    total = sum(_part_params("stem", *spec) for spec in stems.values()) + last * classes + classes
+    for reduction, c_prev_prev, c_prev, width, reduction_prev in cells:
+        total += _part_params("reduce" if reduction_prev else "relu_conv_bn", c_prev_prev, width)
+        total += _part_params("relu_conv_bn", c_prev, width)
+        for op, source in (genotype.reduce if reduction else genotype.normal):
+            total += _part_params("op", op, width, 2 if reduction and source < 2 else 1)
+    return total
+
+
+@functools.lru_cache(maxsize=4096)
+def _part_params(kind: str, *args) -> int:
+    """Parameters of one part of a cell or stem, built once on the meta device (no memory, no RNG)."""
+    with torch.device("meta"):
+        if kind == "stem":
+            module = _stem(*args)
+        elif kind == "reduce":
+            module = FactorizedReduce(*args)
+        elif kind == "relu_conv_bn":
+            module = _relu_conv_bn(*args)
+        else:
+            module = edge_op(*args)
+    return sum(p.numel() for p in module.parameters())
 
 
 def _positive(name: str, value) -> int:
@@ -439,6 +487,18 @@ class DartsSpace:
         layers=1, stem=0``). ``auxiliary`` and ``drop_path`` are training-time options of DARTS
         and must stay 0 here.
         """
+        return DartsNetwork(*self._network_args(arch, classes=classes, channels=channels, layers=layers,
+                                                dataset=dataset, stem=stem, auxiliary=auxiliary, drop_path=drop_path,
+                                                **unknown))
+
+    def count_params(self, arch: str, **options) -> int:
+        """The parameter count of ``build(arch, **options)``, without building it (``count_params``)."""
+        return count_params(*self._network_args(arch, **options))
+
+    @staticmethod
+    def _network_args(arch: str, *, classes: int | None = None, channels: int = 16, layers: int = 8,
+                      dataset: str = "cifar", stem: int = 1, auxiliary: int = 0, drop_path: float = 0, **unknown):
+        """The checked arguments of ``DartsNetwork`` for ``build``'s options."""
         if unknown:
             raise SwapfwError(f"unknown DARTS build option(s) {', '.join(sorted(unknown))}; known: classes, "
                               "channels, layers, dataset (cifar|imagenet), stem (0|1), auxiliary (0), drop_path (0)")
@@ -455,8 +515,7 @@ class DartsSpace:
             raise SwapfwError(f"DARTS stem must be 0 (none: the cells read the image) or 1, got {stem!r}")
         if not stem and dataset == "imagenet":
             raise SwapfwError("DARTS stem=0 is for 32x32 inputs: the ImageNet network needs its stems to downsample")
-        return DartsNetwork(parse_arch(arch), classes, channels, layers, imagenet=dataset == "imagenet",
-                            stem=bool(stem))
+        return parse_arch(arch), classes, channels, layers, dataset == "imagenet", bool(stem)
 
     def sample(self, count: int, seed: int) -> list[str]:
         """``count`` distinct canonical archs, the same for the same seed.

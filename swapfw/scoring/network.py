@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import SwapfwError
-from ..graph.importers import LoadedModel, load_model, resolve_input_shape
+from ..graph.importers import LoadedModel, load_model, resolve_input_shape, space_param_count
 from ..graph.ir import ModelIR, build_ir
 from ..patterns.binding import Binding, KindRule, bind
 from ..patterns.count import count_patterns, count_recording_ir
@@ -70,12 +70,14 @@ class Network:
 
     @property
     def sized_params(self) -> int:
-        """Parameters of the network the protocol sizes, for ``params`` and the regulariser."""
+        """Parameters of the network the protocol sizes, for ``params`` and the regulariser: counted
+        by the space where it can (``count_params``), else from a build on the meta device."""
         if self.size_options is None:  # not built yet: the hook route, whose IR counts the module's parameters
             return self.built_ir.params if self.built_ir is not None else _params(self.loaded.module)
         if "sized_ir" in self.__dict__:  # already built for its FLOPs: no second build
             return self.sized_ir.params
-        return _params(self._sized.module)
+        counted = space_param_count(self.loaded.source, self.size_options)
+        return counted if counted is not None else _params(self._sized.module)
 
     @functools.cached_property
     def sized_ir(self) -> ModelIR:

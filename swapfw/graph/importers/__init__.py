@@ -91,6 +91,20 @@ def load_model(source: str | nn.Module, build_options: dict | None = None) -> Lo
     return LoadedModel(load_callable(source), None, source, "python")
 
 
+def space_param_count(source: str, build_options: dict | None = None) -> int | None:
+    """The parameters of ``load_model(source, build_options)`` as its space counts them without
+    building (``count_params``), or None where ``source`` is no SPACE:ARCH or the space cannot."""
+    prefix, sep, rest = source.partition(":") if isinstance(source, str) else ("", "", "")
+    registry = get_registry()
+    if not sep or prefix not in registry.entries["spaces"]:
+        return None
+    space = get_space(prefix, build_options)
+    if not hasattr(space, "count_params"):
+        return None
+    return int(call(replace(registry.entry("spaces", prefix), obj=space), "count_params", rest,
+                    **(build_options or {})))
+
+
 def space_input_shape(space, build_options: dict | None = None) -> tuple[int, ...]:
     """A space's default per-sample input shape; ``input_shape_for(**options)`` where it depends on
     the build (DARTS for ImageNet takes 224x224, say), else ``input_shape``."""

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Every GPU figure the speed issue asks for, in one run on one GPU: prepared so that a session lent
+# a GPU machine for minutes runs it once and reads the figures. Each step has its own time limit
+# (together 9 min 10 s, under the machine's 10 minutes a command), so one that hangs costs only its share.
+#
+#   benchmarks/gpu_check.sh [OUT_DIR]           # on the GPU machine, from the repository root
+#   DEVICE=cpu QUICK=1 benchmarks/gpu_check.sh  # a dry run of every step here, small, on the CPU
+#
+# What it prints (and writes to OUT_DIR/<step>.txt):
+#   tests       the engine tests on CUDA (the `device` fixture's cuda cases)
+#   count       SWAP count over a plain forward at batch 64 on score_speed.py's four networks
+#   nb201_one   NB201 end to end in one process (build, count), archs/s and peak GPU memory
+#   nb201_many  NB201 end to end with N worker processes sharing the GPU (scaling.py)
+#   darts       a DARTS search of the paper's scale (population 50, 100 cycles: ~540 architectures)
+#
+# A machine with no network (the lent GPU machines): carry the packages its image lacks as wheels.
+# Here, once: python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12
+#   --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl
+#   onnx2torch==1.5.15 onnxslim pebble torch-pruning      (.whl/ is git-ignored; about 0.5 MB)
+# and run this script with `.whl` carried: it installs them, and swapfw itself, when it finds .whl/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT_DIR=${1:-${OUT:-gpu_check}}
+DEVICE=${DEVICE:-cuda}
+QUICK=${QUICK:-0}
+mkdir -p "$OUT_DIR"
+export PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+
+if [ -d .whl ]; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/swapfw-site .whl/*.whl \
+        || exit 1
+    export PYTHONPATH=/tmp/swapfw-site${PYTHONPATH:+:$PYTHONPATH}
+    $PY -m pip install -q --no-deps --no-build-isolation --no-index -e . || exit 1
+fi
+
+step() {  # step NAME SECONDS COMMAND...: run it under a time limit, keep its output
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name (limit ${limit}s): $*"
+    local start=$SECONDS
+    timeout "$limit" "$@" > "$OUT_DIR/$name.txt" 2>&1
+    local rc=$?
+    tail -n "${TAIL:-15}" "$OUT_DIR/$name.txt"
+    echo "== $name: exit $rc after $((SECONDS - start)) s"
+}
+
+$PY -c "import torch, swapfw; print('torch', torch.__version__, '| swapfw', swapfw.__version__, '|',
+torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA device')" || exit 1
+if [ "$DEVICE" != cpu ] && ! $PY -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
+    echo "no CUDA device here: run with DEVICE=cpu for a dry run"; exit 1
+fi
+
+if [ "$QUICK" = 1 ]; then
+    ARCHS=6; MANY=12; MODES=local,processes:2; POP=6; CYCLES=1; WORKERS=2; NETS=cellnet-c16-n5
+else
+    ARCHS=100; MANY=400; MODES=local,processes:4,processes:8,processes:16; POP=50; CYCLES=100; WORKERS=8; NETS=
+fi
+
+if [ "$DEVICE" = cpu ]; then
+    step tests 90 $PY -m pytest -q -x tests/test_engine.py -k "cpu" -p no:cacheprovider
+else
+    step tests 90 $PY -m pytest -q -x tests/test_engine.py -k "cuda" -p no:cacheprovider
+fi
+step count 100 $PY benchmarks/score_speed.py --device "$DEVICE" --batch 64 ${NETS:+--networks $NETS}
+step nb201_one 60 $PY benchmarks/nb201_throughput.py --device "$DEVICE" --archs "$ARCHS"
+step nb201_many 150 $PY benchmarks/scaling.py --device "$DEVICE" --archs "$MANY" --batch 16 --proxies swap \
+    --modes "$MODES" --out "$OUT_DIR/nb201_many.json"
+step darts 150 $PY -m swapfw search --space darts --population "$POP" --cycles "$CYCLES" --device "$DEVICE" \
+    --executor processes --workers "$WORKERS" --no-cache
