@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU figure the speed issue asks for, in one run on one GPU: prepared so that a session lent
 # a GPU machine for minutes runs it once and reads the figures. Each step has its own time limit
-# (together 9 min 10 s, under the machine's 10 minutes a command), so one that hangs costs only its share.
+# (together 9 min 20 s, under the machine's 10 minutes a command), so one that hangs costs only its share.
 #
 #   benchmarks/gpu_check.sh [OUT_DIR]           # on the GPU machine, from the repository root
 #   DEVICE=cpu QUICK=1 benchmarks/gpu_check.sh  # a dry run of every step here, small, on the CPU
@@ -11,6 +11,7 @@
 #   count       SWAP count over a plain forward at batch 64 on score_speed.py's four networks
 #   nb201_one   NB201 end to end in one process (build, count), archs/s and peak GPU memory
 #   nb201_many  NB201 end to end with N worker processes sharing the GPU (scaling.py)
+#   darts_sizes the 1,000 reference sizes of --mu auto (once per cache) and a small search
 #   darts       a DARTS search of the paper's scale (population 50, 100 cycles: ~540 architectures)
 #
 # A machine with no network (the lent GPU machines): carry the packages its image lacks as wheels.
@@ -64,7 +65,12 @@ else
 fi
 step count 100 $PY benchmarks/score_speed.py --device "$DEVICE" --batch 64 ${NETS:+--networks $NETS}
 step nb201_one 60 $PY benchmarks/nb201_throughput.py --device "$DEVICE" --archs "$ARCHS"
-step nb201_many 150 $PY benchmarks/scaling.py --device "$DEVICE" --archs "$MANY" --batch 16 --proxies swap \
+step nb201_many 130 $PY benchmarks/scaling.py --device "$DEVICE" --archs "$MANY" --batch 16 --proxies swap \
     --modes "$MODES" --out "$OUT_DIR/nb201_many.json"
-step darts 150 $PY -m swapfw search --space darts --population "$POP" --cycles "$CYCLES" --device "$DEVICE" \
-    --executor processes --workers "$WORKERS" --no-cache
+# --mu auto sizes 1,000 reference architectures once (then from the cache): timed apart from the search
+CACHE=/tmp/swapfw-gpu-check.sqlite
+rm -f "$CACHE"
+step darts_sizes 60 $PY -m swapfw search --space darts --population 6 --cycles 1 --device "$DEVICE" \
+    --executor processes --workers "$WORKERS" --cache "$CACHE"
+step darts 120 $PY -m swapfw search --space darts --population "$POP" --cycles "$CYCLES" --seed 1 --device "$DEVICE" \
+    --executor processes --workers "$WORKERS" --cache "$CACHE"

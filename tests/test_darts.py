@@ -483,3 +483,24 @@ def test_crossover_takes_each_node_from_a_parent():
                 assert sorted(nodes[2:]) == sorted(nodes[:2])
         mixed |= c not in (a, b)
     assert mixed
+
+
+def test_auto_mu_sigma_counts_the_reference_sizes_without_tasks(tmp_path, monkeypatch):
+    """DARTS counts parameters, so --mu/--sigma auto reads the trained network's sizes of the
+    reference sample in the driver (no build, no task, nothing cached), as `score --mu auto` does."""
+    import sqlite3
+
+    import swapfw.scoring.regularise as regularise
+    from swapfw.studies.reference import reference_archs
+    from swapfw.studies.search import SearchSettings, search
+
+    monkeypatch.setattr(regularise, "AUTO_SAMPLES", 6)
+    trained = {"channels": 36, "layers": 20}
+    built = [params(space.build(arch, **trained)) for arch in reference_archs(space, 6)]
+    report = search(SearchSettings(space="darts", protocol="paper", repeats=1, population=2, cycles=1, sample_size=1,
+                                   mutations=1, seed=5, cache=str(tmp_path / "c.sqlite")))
+    assert report["mu"] == report["sigma"] == max(built) / 1e6
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        rows = dict(db.execute("SELECT seed, count(*) FROM scores WHERE proxy='params' GROUP BY seed").fetchall())
+    assert rows.get(0) is None and rows[5] > 0  # the reference sample (seed 0) was never a task; the search's were
+    assert regularise.space_sizes(space, trained, samples=6, seed=0) == built

@@ -129,6 +129,23 @@ def test_sizes_match_suite_zero():
             assert f"{count / 1e6:.{decimals}f}" == row["params"], (dataset, row["arch_str"])
 
 
+def test_count_params_gives_the_published_sizes():
+    rows = [row for row in read_csv("suite_zero_proxies.csv") if row["dataset"] == "cifar100"]
+    for row in random.Random(1).sample(rows, 10):
+        decimals = len(row["params"].partition(".")[2])
+        assert f"{space.count_params(row['arch_str'], classes=100) / 1e6:.{decimals}f}" == row["params"]
+
+
+def test_count_params_without_building_equals_the_built_network():
+    assert space.count_params(ALL_CONV3) == 1_531_546
+    for arch in [EXAMPLE, SMALL, ALL_CONV3] + space.sample(20, 4):
+        for options in ({}, {"channels": 3, "cells": 1}, {"channels": 8, "cells": 2, "classes": 120}):
+            assert space.count_params(arch, **options) == params(space.build(arch, **options)), (arch, options)
+    for bad in ({"classes": 0}, {"channels": 2.5}, {"cells": True}):
+        with pytest.raises(SwapfwError, match=next(iter(bad))):
+            space.count_params(EXAMPLE, **bad)
+
+
 def test_cell_sums_incoming_edges_and_none_adds_nothing():
     x = torch.randn(2, 4, 8, 8)
     assert torch.equal(Cell(("skip_connect",) * 6, 4)(x), 4 * x)  # n1 = x, n2 = 2x, n3 = x + x + 2x

@@ -73,8 +73,11 @@ _space_sizes: dict[tuple, list[int]] = {}
 
 
 def space_params(space, arch: str, build_options: dict) -> int:
-    """Parameter count of one architecture, built on the meta device where the builder allows
-    (shapes only: no memory, no initialisation), else built for real."""
+    """Parameter count of one architecture: the space's own count where it has one (``count_params``,
+    no build), else built on the meta device where the builder allows (shapes only: no memory, no
+    initialisation), else built for real."""
+    if hasattr(space, "count_params"):
+        return int(space.count_params(arch, **build_options))
     try:
         with torch.device("meta"):
             return sum(p.numel() for p in space.build(arch, **build_options).parameters())

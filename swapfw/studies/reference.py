@@ -32,10 +32,16 @@ def reference_archs(space, count: int) -> list[str]:
 def sizes(settings, cache, pool) -> list[int]:
     """The parameter counts ``--mu/--sigma auto`` read: the ``params`` proxy (the sized network's
     count) over the first AUTO_SAMPLES reference architectures, the architectures
-    ``swapfw score --mu auto`` samples, through the score cache: a search pays for them once."""
+    ``swapfw score --mu auto`` samples. A space that counts parameters without building
+    (``count_params``) is counted here directly; otherwise each is a ``params`` task through the
+    executor and the score cache, so a search pays for them once."""
     space = get_space(settings.space, settings.build_options)
+    archs = reference_archs(space, regularise.AUTO_SAMPLES)
+    sized = get_space(settings.space, settings.sized_options())
+    if hasattr(sized, "count_params"):  # counted here in well under a second: no task, nothing to cache
+        return [regularise.space_params(sized, arch, settings.sized_options()) for arch in archs]
     scorer = Scorer(settings, ["params"], REFERENCE_SEED, cache, pool)
-    measured, _ = scorer.measure_many(reference_archs(space, regularise.AUTO_SAMPLES))
+    measured, _ = scorer.measure_many(archs)
     counts = [values["params"] for values in measured.values()]
     return [int(v) for v in counts if math.isfinite(v)]
 
