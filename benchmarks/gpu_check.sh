@@ -67,7 +67,7 @@ step count 100 $PY benchmarks/score_speed.py --device "$DEVICE" --batch 64 ${NET
 step nb201_one 60 $PY benchmarks/nb201_throughput.py --device "$DEVICE" --archs "$ARCHS"
 step nb201_many 130 $PY benchmarks/scaling.py --device "$DEVICE" --archs "$MANY" --batch 16 --proxies swap \
     --modes "$MODES" --out "$OUT_DIR/nb201_many.json"
-# --mu auto sizes 1,000 reference architectures once (then from the cache): timed apart from the search
+# a small search first (worker start-up; --mu auto's 1,000 reference sizes, counted), timed apart from the search
 CACHE=/tmp/swapfw-gpu-check.sqlite
 rm -f "$CACHE"
 step darts_sizes 60 $PY -m swapfw search --space darts --population 6 --cycles 1 --device "$DEVICE" \
