@@ -279,6 +279,19 @@ def test_hand_counted_extremes():
     assert params(space.build(small)) == 227_274
 
 
+def test_count_params_without_building_equals_the_built_network():
+    assert space.count_params(INCEPTION_QUERY) == space.count_params(INCEPTION_STORED) == 2_694_282
+    assert space.count_params(STORED_8555530) == 8_555_530
+    assert space.count_params(arch([[0, 1], [0, 0]], ["input", "output"])) == 882_570
+    for spec in [SMALL, INCEPTION_QUERY] + space.sample(20, 6):
+        for options in ({"channels": 16, "stacks": 2, "cells": 1}, {"channels": 8, "stacks": 3, "cells": 2, "classes": 100}):
+            assert space.count_params(spec, **options) == params(space.build(spec, **options)), (spec, options)
+    with pytest.raises(SwapfwError, match="stacks"):
+        space.count_params(SMALL, stacks=0)
+    with pytest.raises(SwapfwError, match="channels >= "):  # the same refusal as build's
+        space.count_params(INCEPTION_QUERY, channels=2)
+
+
 def test_vertex_channels_split_the_output_and_propagate_back():
     matrix = [[0, 1, 1, 1, 0], [0, 0, 0, 1, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [0] * 5]
     # vertices 1, 2, 3 feed the output: 43 + 43 + 42; vertex 1 also feeds 3
