@@ -1,13 +1,17 @@
-"""Checks and evolutionary operators that search-space plugins share.
+"""Checks, evolutionary operators and counting helpers that search-space plugins share.
 
 A space is a plugin with its own encoding; what several encodings have in common (a cell as
-a tuple of one op per edge, the checks on a searcher's requests) lives here once.
+a tuple of one op per edge, the checks on a searcher's requests, counting parameters by parts)
+lives here once.
 """
 
 from __future__ import annotations
 
+import functools
 import random
-from typing import Sequence
+from typing import Callable, Sequence
+
+import torch
 
 from .errors import SwapfwError
 
@@ -44,3 +48,12 @@ def uniform_crossover(a: Sequence, b: Sequence, rng: random.Random) -> tuple[lis
     """Each position of the first child from a or b at random; the second child gets the other."""
     swap = [rng.random() < 0.5 for _ in a]
     return [y if s else x for x, y, s in zip(a, b, swap)], [x if s else y for x, y, s in zip(a, b, swap)]
+
+
+@functools.lru_cache(maxsize=8192)
+def part_params(make: Callable[..., torch.nn.Module], *args) -> int:
+    """Parameters of the module ``make(*args)``, built once per process on the meta device (no
+    memory, no random draws) and remembered: a space's ``count_params`` sums its parts with it, so
+    sizing a network costs a few lookups instead of building a thousand modules."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in make(*args).parameters())

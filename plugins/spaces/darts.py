@@ -24,7 +24,6 @@ and build too.
 from __future__ import annotations
 
 import ast
-import functools
 import json
 import math
 import random
@@ -34,7 +33,7 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.operators import check_mutation_kind, check_sample_count
+from swapfw.operators import check_mutation_kind, check_sample_count, part_params
 from swapfw.scoring.presets import Preset
 
 #: DARTS ``PRIMITIVES``, in its order
@@ -359,34 +358,18 @@ def _stem(kind: str, cin: int, cout: int) -> nn.Sequential:
 
 
 def count_params(genotype: Genotype, classes: int, channels: int, layers: int, imagenet: bool, stem: bool) -> int:
-    """The parameters of ``DartsNetwork(genotype, ...)`` without building it: each distinct part (an
-    edge op, a preprocessing, a stem, by kind and widths) is built once per process on the meta device
-    and counted, and the network's count is their sum over its layout. A search sizes every
+    """The parameters of ``DartsNetwork(genotype, ...)`` without building it: the sum over its layout
+    of its parts' counts (an edge op, a preprocessing, a stem; ``part_params``). A search sizes every
     architecture it meets (``params``, the regulariser; ``--mu auto`` sizes 1,000): building the
     trained-size network for that took 0.14 s each, this takes well under a millisecond."""
     stems, cells, last = layout(channels, layers, imagenet, stem)
-    total = sum(_part_params("stem", *spec) for spec in stems.values()) + last * classes + classes
+    total = sum(part_params(_stem, *spec) for spec in stems.values()) + last * classes + classes
     for reduction, c_prev_prev, c_prev, width, reduction_prev in cells:
-        total += _part_params("reduce" if reduction_prev else "relu_conv_bn", c_prev_prev, width)
-        total += _part_params("relu_conv_bn", c_prev, width)
+        total += part_params(FactorizedReduce if reduction_prev else _relu_conv_bn, c_prev_prev, width)
+        total += part_params(_relu_conv_bn, c_prev, width)
         for op, source in (genotype.reduce if reduction else genotype.normal):
-            total += _part_params("op", op, width, 2 if reduction and source < 2 else 1)
+            total += part_params(edge_op, op, width, 2 if reduction and source < 2 else 1)
     return total
-
-
-@functools.lru_cache(maxsize=4096)
-def _part_params(kind: str, *args) -> int:
-    """Parameters of one part of a cell or stem, built once on the meta device (no memory, no RNG)."""
-    with torch.device("meta"):
-        if kind == "stem":
-            module = _stem(*args)
-        elif kind == "reduce":
-            module = FactorizedReduce(*args)
-        elif kind == "relu_conv_bn":
-            module = _relu_conv_bn(*args)
-        else:
-            module = edge_op(*args)
-    return sum(p.numel() for p in module.parameters())
 
 
 def _positive(name: str, value) -> int:

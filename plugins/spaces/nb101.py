@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.operators import check_mutation_kind, check_sample_count
+from swapfw.operators import check_mutation_kind, check_sample_count, part_params
 from swapfw.scoring.presets import Preset
 
 INPUT, OUTPUT = "input", "output"
@@ -364,30 +364,23 @@ def layout(channels: int, stacks: int, cells: int) -> tuple[list[tuple[int, ...]
 
 
 def count_params(spec: Spec, classes: int, channels: int, stacks: int, cells: int) -> int:
-    """The parameters of ``NB101Network(spec, ...)`` without building it: each distinct conv-BN-ReLU
-    (by widths and kernel) built once per process on the meta device and counted, summed over the
-    cells' projections and vertex ops (``--mu auto`` sizes 1,000 architectures; building each took
-    0.03-0.04 s)."""
+    """The parameters of ``NB101Network(spec, ...)`` without building it: the conv-BN-ReLUs' counts
+    (``part_params``) summed over the cells' projections and vertex ops (``--mu auto`` sizes 1,000
+    architectures; building each took 0.03-0.04 s)."""
     body, width = layout(channels, stacks, cells)
-    total = _conv_bn_relu_params(3, channels, 3) + width * classes + classes
+    total = part_params(ConvBnRelu, 3, channels, 3) + width * classes + classes
     n, matrix = spec.vertices, spec.matrix
     for widths in filter(None, body):
         cin, cout = widths
         vertex = vertex_channels(cin, cout, matrix)
-        total += sum(_conv_bn_relu_params(cin, vertex[t], 1) for t in range(1, n) if matrix[0][t])
-        total += sum(_conv_bn_relu_params(vertex[t], vertex[t], KERNELS[spec.ops[t]])
+        total += sum(part_params(ConvBnRelu, cin, vertex[t], 1) for t in range(1, n) if matrix[0][t])
+        total += sum(part_params(ConvBnRelu, vertex[t], vertex[t], KERNELS[spec.ops[t]])
                      for t in range(1, n - 1) if spec.ops[t] in KERNELS)
     return total
 
 
 #: the kernel of each vertex op that has parameters (maxpool3x3 has none)
 KERNELS = {"conv3x3-bn-relu": 3, "conv1x1-bn-relu": 1}
-
-
-@functools.lru_cache(maxsize=4096)
-def _conv_bn_relu_params(cin: int, cout: int, kernel: int) -> int:
-    with torch.device("meta"):
-        return sum(p.numel() for p in ConvBnRelu(cin, cout, kernel).parameters())
 
 
 def _positive(name: str, value) -> int:

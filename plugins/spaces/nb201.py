@@ -12,11 +12,10 @@ import itertools
 import operator
 import random
 
-import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.operators import check_mutation_kind, check_sample_count, mutate_edge, uniform_crossover
+from swapfw.operators import check_mutation_kind, check_sample_count, mutate_edge, part_params, uniform_crossover
 from swapfw.scoring.presets import Preset
 
 #: the NB201 op set, in the benchmark's own order (its generation order depends on it)
@@ -201,23 +200,15 @@ def layout(channels: int, cells: int) -> tuple[list[tuple[str, tuple[int, ...]]]
 
 
 def count_params(ops: tuple[str, ...], classes: int, channels: int, cells: int) -> int:
-    """The parameters of ``NB201Network(ops, ...)`` without building it: each distinct part built once
-    per process on the meta device and counted, summed over the layout (``--mu auto`` sizes 1,000
-    architectures; building each took 0.035 s)."""
+    """The parameters of ``NB201Network(ops, ...)`` without building it: its parts' counts
+    (``part_params``) summed over its layout (``--mu auto`` sizes 1,000 architectures; building each
+    took 0.035 s)."""
     body, width = layout(channels, cells)
-    total = _part_params("stem", channels) + 2 * width + width * classes + classes  # + head BN and classifier
+    total = part_params(_stem, channels) + 2 * width + width * classes + classes  # + head BN and classifier
     for kind, widths in body:
-        total += (_part_params("reduction", *widths) if kind == "reduction"
-                  else sum(_part_params("op", op, *widths) for op in ops))
+        total += (part_params(Reduction, *widths) if kind == "reduction"
+                  else sum(part_params(_edge_op, op, *widths) for op in ops))
     return total
-
-
-@functools.lru_cache(maxsize=1024)
-def _part_params(kind: str, *args) -> int:
-    """Parameters of one part, built once on the meta device (no memory, no random draws)."""
-    with torch.device("meta"):
-        module = _stem(*args) if kind == "stem" else Reduction(*args) if kind == "reduction" else _edge_op(*args)
-    return sum(p.numel() for p in module.parameters())
 
 
 def _positive(name: str, value) -> int:
