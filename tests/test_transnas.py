@@ -252,6 +252,27 @@ def test_sizes_match_the_hand_count(task):
         assert params(macro.build(arch, task=task)) == reference_params(macro.parse(arch), None, task), arch
 
 
+@pytest.mark.parametrize("task", list(TASKS))
+def test_count_params_without_building_equals_the_hand_count_and_the_build(task):
+    rng = random.Random(task + "count")
+    for arch in rng.sample(micro.enumerate(), 6) + ["64-41414-0_00_000", "64-41414-3_33_333"]:
+        cell = tuple(MICRO_OPS.index(op) for op in micro.parse(arch))
+        assert micro.count_params(arch, task=task) == reference_params((4, 1, 4, 1, 4), cell, task), arch
+        assert micro.count_params(arch, task=task, channels=8) == params(micro.build(arch, task=task, channels=8))
+    for arch in rng.sample(macro.enumerate(), 6):
+        assert macro.count_params(arch, task=task) == reference_params(macro.parse(arch), None, task), arch
+        assert macro.count_params(arch, task=task, channels=6) == params(macro.build(arch, task=task, channels=6))
+
+
+def test_count_params_refuses_what_build_refuses():
+    for options, match in (({"task": "segmentsemantic"}, "task must be one of"), ({"classes": 0}, "positive"),
+                           ({"task": "autoencoder", "classes": 10}, "no classes"), ({"channels": 1}, "at least 2")):
+        with pytest.raises(SwapfwError, match=match):
+            micro.count_params(README_MICRO, **options)
+    assert macro.count_params(README_MACRO, task="class_scene", classes=63) == reference_params(
+        (1, 2, 3, 4), None, "class_scene", 63)
+
+
 def test_classes_option_and_its_errors():
     net = macro.build(README_MACRO, task="class_scene", classes=63)  # NASLib's head
     assert net.fc.out_features == 63 and params(net) == reference_params((1, 2, 3, 4), None, "class_scene", 63)
