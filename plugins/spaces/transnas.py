@@ -499,7 +499,23 @@ PROTOCOLS = {
 # --- the plugins -----------------------------------------------------------------------------
 
 
-class TransNASMicroSpace:
+class _Networks:
+    """What both spaces build from an architecture: ``_network_args`` turns it and the options into
+    ``build_network``'s arguments."""
+
+    def build(self, arch: str, *, task: str = "class_object", classes: int | None = None,
+              channels: int = BASE_CHANNELS) -> nn.Module:
+        """The exact benchmark network for ``task``, randomly initialised (as the benchmark does);
+        ``channels`` narrows the base width (64) for a cheaper scoring network, the decoder with it."""
+        return build_network(*self._network_args(arch, task, classes, channels))
+
+    def count_params(self, arch: str, *, task: str = "class_object", classes: int | None = None,
+                     channels: int = BASE_CHANNELS) -> int:
+        """The parameter count of ``build(arch, ...)``, without building it."""
+        return count_params(*self._network_args(arch, task, classes, channels))
+
+
+class TransNASMicroSpace(_Networks):
     name = "transnas-micro"
     module_activations = True  # every activation is an nn.ReLU: module hooks see them all
     data_note = DATA_NOTE
@@ -523,17 +539,6 @@ class TransNASMicroSpace:
         1->2 being ``none`` or ``skip`` (both parameter-free there) makes no difference; those
         256 pairs stay apart because the benchmark trained and lists both."""
         return format_micro(parse_micro(arch))
-
-    def build(self, arch: str, *, task: str = "class_object", classes: int | None = None,
-              channels: int = BASE_CHANNELS) -> nn.Module:
-        """The exact benchmark network for ``task``, randomly initialised (as the benchmark does);
-        ``channels`` narrows the base width (64) for a cheaper scoring network, the decoder with it."""
-        return build_network(*self._network_args(arch, task, classes, channels))
-
-    def count_params(self, arch: str, *, task: str = "class_object", classes: int | None = None,
-                     channels: int = BASE_CHANNELS) -> int:
-        """The parameter count of ``build(arch, ...)``, without building it."""
-        return count_params(*self._network_args(arch, task, classes, channels))
 
     @staticmethod
     def _network_args(arch: str, task, classes, channels) -> tuple:
@@ -579,7 +584,7 @@ class TransNASMicroSpace:
         return format_micro([MICRO_OPS[d] for d in digits])
 
 
-class TransNASMacroSpace:
+class TransNASMacroSpace(_Networks):
     name = "transnas-macro"
     module_activations = True  # every activation is an nn.ReLU: module hooks see them all
     data_note = DATA_NOTE
@@ -599,17 +604,6 @@ class TransNASMacroSpace:
     def canonical(self, arch: str) -> str:
         """The normalised string; every valid skeleton is a different network, so nothing merges."""
         return format_macro(parse_macro(arch))
-
-    def build(self, arch: str, *, task: str = "class_object", classes: int | None = None,
-              channels: int = BASE_CHANNELS) -> nn.Module:
-        """The exact benchmark network for ``task``, randomly initialised (as the benchmark does);
-        ``channels`` narrows the base width (64) for a cheaper scoring network, the decoder with it."""
-        return build_network(*self._network_args(arch, task, classes, channels))
-
-    def count_params(self, arch: str, *, task: str = "class_object", classes: int | None = None,
-                     channels: int = BASE_CHANNELS) -> int:
-        """The parameter count of ``build(arch, ...)``, without building it."""
-        return count_params(*self._network_args(arch, task, classes, channels))
 
     @staticmethod
     def _network_args(arch: str, task, classes, channels) -> tuple:
