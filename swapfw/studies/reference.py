@@ -37,8 +37,8 @@ def sizes(settings, cache, pool) -> list[int]:
     executor and the score cache, so a search pays for them once."""
     space = get_space(settings.space, settings.build_options)
     archs = reference_archs(space, regularise.AUTO_SAMPLES)
-    sized = get_space(settings.space, settings.sized_options())
-    if hasattr(sized, "count_params"):  # counted here in well under a second: no task, nothing to cache
+    if hasattr(space, "count_params"):  # counted here in well under a second: no task, nothing to cache
+        sized = get_space(settings.space, settings.sized_options())
         return [regularise.space_params(sized, arch, settings.sized_options()) for arch in archs]
     scorer = Scorer(settings, ["params"], REFERENCE_SEED, cache, pool)
     measured, _ = scorer.measure_many(archs)
