@@ -114,6 +114,40 @@ def test_random_init_is_seeded_and_scale_safe_without_normalisation():
     assert with_bn.b1[1].training and not with_bn.training
 
 
+def _drawn_as_the_paper_draws(module, seed):
+    """What random init gave before weights were filled in place: float32 N(0, 1) drawn apart, then copied."""
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(m.weight.shape, generator=generator).to(m.weight.dtype)
+            for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_random_init_draws_the_same_weights_in_place_as_drawn_apart(dtype):
+    from swapfw.scoring.weights import initialise
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(8, 5),
+                          nn.Conv2d(5, 5, 3)).to(dtype)
+    model[5].weight.data = model[5].weight.data.to(memory_format=torch.channels_last)  # not contiguous
+    initialise(model, "random", 11)
+    drawn = [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert all(torch.equal(w, e) for w, e in zip(drawn, _drawn_as_the_paper_draws(model, 11)))
+    assert not model[5].weight.is_contiguous()
+
+
+def test_random_init_follows_a_float64_default_dtype_as_before():
+    from swapfw.scoring.weights import initialise
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).float()
+        initialise(model, "random", 2)
+        expected = torch.randn(model[0].weight.shape, generator=torch.Generator().manual_seed(2)).float()
+    finally:
+        torch.set_default_dtype(previous)
+    assert torch.equal(model[0].weight, expected)
+
+
 @pytest.mark.parametrize("behaviour, message", [
     ("raise", "plugin 'binariser flaky' failed: RuntimeError: binariser broke"),
     ("float", "binariser 'flaky' must return a bool tensor"),
