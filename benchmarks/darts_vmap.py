@@ -8,7 +8,9 @@ against one ``torch.func.vmap`` call of ``functional_call`` over the R stacked p
 also returns every ReLU input (what a count would read). BatchNorm runs on batch statistics in
 both (``replace_all_batch_norm_modules_``, as scoring does). Prints the mean seconds of each and
 the largest output difference: vmap computes through other kernels, so its values match the
-sequential ones only to rounding, and patterns of values near zero could differ.
+sequential ones only to rounding, and patterns of values near zero could differ. Also prints the
+most memory each way needs above the prepared copies (``peak_memory.py``), on the first genotype,
+each way in a fresh process so that neither reuses the other's freed memory.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import argparse
 import copy
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import torch
 from torch.func import functional_call, replace_all_batch_norm_modules_, stack_module_state, vmap
 
+from peak_memory import PeakMemory
 from swapfw.plugins import get
 from swapfw.running.process import settle_process
 from swapfw.scoring.data import load_batch
@@ -34,36 +39,17 @@ def main() -> None:
     args = parser.parse_args()
     settle_process()
     torch.set_num_threads(args.threads)
-    space = get("spaces", "darts")
-    x = load_batch("imagelike", 16, (3, 32, 32), 0).inputs
+    archs = get("spaces", "darts").sample(args.archs, 0)
     sequential, batched, differences = [], [], []
-    for arch in space.sample(args.archs, 0):
-        base = space.build(arch, channels=3, layers=1, stem=0).train()
-        replace_all_batch_norm_modules_(base)
-        models = [copy.deepcopy(base) for _ in range(args.repeats)]
-        with torch.no_grad():
-            for model in models:
-                for p in model.parameters():
-                    p.normal_()
-        params, buffers = stack_module_state(models)
-        relus = [m for m in base.modules() if isinstance(m, torch.nn.ReLU)]
-
-        def forward(p, b, inputs):
-            taken = []
-            handles = [r.register_forward_pre_hook(lambda mod, a: taken.append(a[0])) for r in relus]
-            try:
-                return functional_call(base, (p, b), (inputs,)), taken
-            finally:
-                for handle in handles:
-                    handle.remove()
-
+    for arch in archs:
+        models, forward, x = _prepared(arch, args.repeats)
         with torch.no_grad():
             for _ in range(2):  # the second of two runs is timed
                 tick = time.perf_counter()
                 outputs = torch.stack([model(x) for model in models])
                 one = time.perf_counter() - tick
                 tick = time.perf_counter()
-                together, _ = vmap(forward, in_dims=(0, 0, None))(params, buffers, x)
+                together, _ = forward()
                 two = time.perf_counter() - tick
         sequential.append(one)
         batched.append(two)
@@ -72,7 +58,51 @@ def main() -> None:
           f"paper network, S=16, R={args.repeats}")
     print(f"R sequential forwards {statistics.mean(sequential):.4f} s   one vmapped call (with every ReLU input) "
           f"{statistics.mean(batched):.4f} s   ratio {statistics.mean(sequential) / statistics.mean(batched):.2f}")
+    peaks = [_peak_in_fresh_process(way, archs[0], args.repeats, args.threads) for way in ("sequential", "vmap")]
+    print(f"peak memory above the prepared copies, first genotype, a fresh process each: R sequential forwards "
+          f"{peaks[0]:.0f} MB   one vmapped call {peaks[1]:.0f} MB")
     print(f"largest output difference, relative to the largest output: {max(differences):.2e}")
+
+
+def _prepared(arch, repeats: int):
+    """R differently initialised copies of the paper network, and the vmapped call over them."""
+    space = get("spaces", "darts")
+    x = load_batch("imagelike", 16, (3, 32, 32), 0).inputs
+    base = space.build(arch, channels=3, layers=1, stem=0).train()
+    replace_all_batch_norm_modules_(base)
+    models = [copy.deepcopy(base) for _ in range(repeats)]
+    with torch.no_grad():
+        for model in models:
+            for p in model.parameters():
+                p.normal_()
+    params, buffers = stack_module_state(models)
+    relus = [m for m in base.modules() if isinstance(m, torch.nn.ReLU)]
+
+    def one_call(p, b, inputs):
+        taken = []
+        handles = [r.register_forward_pre_hook(lambda mod, a: taken.append(a[0])) for r in relus]
+        try:
+            return functional_call(base, (p, b), (inputs,)), taken
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    return models, lambda: vmap(one_call, in_dims=(0, 0, None))(params, buffers, x), x
+
+
+def peak_mb(way: str, arch, repeats: int, threads: int) -> float:
+    """Memory the R forwards (``sequential``) or the one vmapped call (``vmap``) need above the copies."""
+    settle_process()
+    torch.set_num_threads(threads)
+    models, forward, x = _prepared(arch, repeats)
+    with torch.no_grad(), PeakMemory() as peak:
+        torch.stack([model(x) for model in models]) if way == "sequential" else forward()
+    return peak.mb
+
+
+def _peak_in_fresh_process(*args) -> float:
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(peak_mb, *args).result()
 
 
 if __name__ == "__main__":
