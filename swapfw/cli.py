@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -189,6 +190,22 @@ def _correlate_with_progress(settings, executor) -> dict:
         return job.run(progress=bar.update, executor=executor)
 
 
+@contextlib.contextmanager
+def _progress_from_first_step(length: int, label: str):
+    """A progress bar drawn at the first step, so that settings refused before any work (a typo in
+    --space-option, a tournament larger than the population) print their one error line alone."""
+    with contextlib.ExitStack() as stack:
+        bar = None
+
+        def update(steps: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(click.progressbar(length=length, label=label, file=sys.stderr))
+            bar.update(steps)
+
+        yield update
+
+
 def _finish(report: dict, plot: str | None, save: str | None) -> dict:
     """Write the optional files; return the summary (the report without per-architecture scores)."""
     if save:
@@ -289,8 +306,8 @@ def search(space, searcher, proxy, population, cycles, sample_size, mutations, c
     settings = SearchSettings(
         space=space, searcher=searcher, proxy=proxy, population=population, cycles=cycles, sample_size=sample_size,
         mutations=mutations, crossover_prob=crossover_prob, seed=seed, budget=budget, **protocol_settings(options))
-    with click.progressbar(length=cycles or budget, label=f"{searcher} on {space}", file=sys.stderr) as bar:
-        report = run_search(settings, progress=bar.update, truth=(truth, metric, arch_column, arch_format) if truth else None,
+    with _progress_from_first_step(cycles or budget, f"{searcher} on {space}") as progress:
+        report = run_search(settings, progress=progress, truth=(truth, metric, arch_column, arch_format) if truth else None,
                             checkpoint=checkpoint, executor=executor_spec(options))
     if fmt == "json":
         click.echo(json.dumps(report))

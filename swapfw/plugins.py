@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,9 +195,10 @@ def get_space(name: str, options: dict | None = None) -> Any:
     once per process and set of options: bound spaces are kept per (name, options).
     """
     entry = get_registry().entry("spaces", name)
+    options = dict(options or {})
+    _check_build_options(name, entry.obj, options)
     if not hasattr(entry.obj, "bind"):
         return entry.obj
-    options = dict(options or {})
     key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
     if key not in _bound:
         _bound[key] = call(entry, "bind", options)
@@ -204,6 +206,22 @@ def get_space(name: str, options: dict | None = None) -> Any:
 
 
 _bound: dict[tuple, Any] = {}
+
+
+def _check_build_options(name: str, space: Any, options: dict) -> None:
+    """An option ``build`` does not take is a typo: say so in one line before anything is built.
+    A ``build`` taking ``**options`` checks its own (or takes anything)."""
+    try:
+        parameters = list(inspect.signature(space.build).parameters.values())[1:]  # after arch
+    except (AttributeError, TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    known = [p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise SwapfwError(f"space {name!r} has no build option {', '.join(map(repr, unknown))}; "
+                          f"its options: {', '.join(known) or 'none'}")
 
 
 def get(kind: str, name: str) -> Any:

@@ -79,6 +79,12 @@ BAD_INPUTS = {
     "no cuda": (["score", "nets:small_relu", "--device", "cuda"], "CUDA"),
     "out of memory": (["score", "nets:memory_hog", "--batch", "64"], "out of memory scoring a batch of 64"),
     "overflow": (["score", "nets:overflowing"], "inf or NaN"),
+    "typo in a build option": (["score", "nb201:|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|",
+                                "--space-option", "chanels=8"],
+                               "space 'nb201' has no build option 'chanels'; its options: classes, channels, cells"),
+    "typo in a search's build option": (["search", "--space", "nb101", "--population", "4", "--sample-size", "2",
+                                         "--cycles", "1", "--no-cache", "--space-option", "stack=2"],
+                                        "space 'nb101' has no build option 'stack'"),
 }
 
 

@@ -220,3 +220,15 @@ def test_a_third_party_space_searcher_and_executor_work_from_the_cli(installed_e
                             "--no-cache", "--format", "json")
     assert correlated.returncode == 0, correlated.stderr
     assert json.loads(correlated.stdout)["proxies"]["params"]["spearman_mean"] == pytest.approx(1.0)
+
+
+def test_a_space_refuses_build_options_its_build_does_not_take():
+    """A typo in --space-option is named before anything is built, with the options there are;
+    a build taking **options (DARTS, the model space) checks its own."""
+    with pytest.raises(SwapfwError, match=r"space 'transnas-micro' has no build option 'tsk'; its options: task, "):
+        plugins.get_space("transnas-micro", {"tsk": "autoencoder"})
+    with pytest.raises(SwapfwError, match=r"no build option 'cell', 'chanels'; its options: classes, channels, cells"):
+        plugins.get_space("nb201", {"chanels": 8, "cell": 2})
+    assert plugins.get_space("nb201", {"channels": 8, "cells": 2}) is plugins.get("spaces", "nb201")
+    # darts' build takes **unknown and refuses what it does not know itself (tests/test_darts.py)
+    assert plugins.get_space("darts", {"cells": 5}) is plugins.get("spaces", "darts")

@@ -112,12 +112,13 @@ def test_a_killed_search_resumes_from_its_checkpoint_to_the_same_result(tmp_path
 
     def kill_after_three(n):
         ticks.append(n)
-        if len(ticks) == 3:
+        if len(ticks) == 4:  # progress(0) once the settings are accepted, then one a cycle
             raise KeyboardInterrupt
 
     path = str(tmp_path / "search.json")
     with pytest.raises(KeyboardInterrupt):
         search(settings(tmp_path, cycles=6, cache=""), progress=kill_after_three, checkpoint=path)
+    assert ticks == [0, 1, 1, 1]
     resumed = search(settings(tmp_path, cycles=6, cache=""), checkpoint=path)
     for key in ("best", "history", "evaluations", "cached", "repeated"):
         assert resumed[key] == reference[key], key

@@ -206,7 +206,8 @@ def _notes(evaluate: Evaluator, samples: int) -> list[str]:
 
 def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str | None] | None = None,
            checkpoint: str | None = None, executor: ExecutorSpec | None = None) -> dict:
-    """Run the searcher; ``progress(n)`` after each cycle. ``truth`` = (file, metric[, arch column[, arch format]]).
+    """Run the searcher; ``progress(0)`` once the settings are checked, ``progress(n)`` after each cycle.
+    ``truth`` = (file, metric[, arch column[, arch format]]).
 
     The initial population and each cycle's offspring go to the executor as one batch each.
     """
@@ -224,6 +225,8 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     history: list[float] = []
     saver = Checkpoint(checkpoint, settings) if checkpoint else None
     state = saver.load() if saver else None
+    if progress:
+        progress(0)  # settings accepted: the work starts
     try:
         with open_pool(spec) as pool:
             evaluate = Evaluator(settings, space, cache, pool)
