@@ -19,13 +19,11 @@ import argparse
 import copy
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import torch
 from torch.func import functional_call, replace_all_batch_norm_modules_, stack_module_state, vmap
 
-from peak_memory import PeakMemory
+from peak_memory import PeakMemory, in_fresh_process
 from swapfw.plugins import get
 from swapfw.running.process import settle_process
 from swapfw.scoring.data import load_batch
@@ -58,7 +56,7 @@ def main() -> None:
           f"paper network, S=16, R={args.repeats}")
     print(f"R sequential forwards {statistics.mean(sequential):.4f} s   one vmapped call (with every ReLU input) "
           f"{statistics.mean(batched):.4f} s   ratio {statistics.mean(sequential) / statistics.mean(batched):.2f}")
-    peaks = [_peak_in_fresh_process(way, archs[0], args.repeats, args.threads) for way in ("sequential", "vmap")]
+    peaks = [in_fresh_process(peak_mb, way, archs[0], args.repeats, args.threads) for way in ("sequential", "vmap")]
     print(f"peak memory above the prepared copies, first genotype, a fresh process each: R sequential forwards "
           f"{peaks[0]:.0f} MB   one vmapped call {peaks[1]:.0f} MB")
     print(f"largest output difference, relative to the largest output: {max(differences):.2e}")
@@ -98,11 +96,6 @@ def peak_mb(way: str, arch, repeats: int, threads: int) -> float:
     with torch.no_grad(), PeakMemory() as peak:
         torch.stack([model(x) for model in models]) if way == "sequential" else forward()
     return peak.mb
-
-
-def _peak_in_fresh_process(*args) -> float:
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(peak_mb, *args).result()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from __future__ import annotations
 import resource
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import torch
 
@@ -51,3 +53,9 @@ class PeakMemory:
 def rss_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def in_fresh_process(step, *args):
+    """``step(*args)`` in a new (spawned) process: a memory figure no earlier step's freed memory hides."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(step, *args).result()

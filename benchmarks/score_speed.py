@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import torch
 import torch.nn as nn
 import torchvision
 
-from peak_memory import PeakMemory
+from peak_memory import PeakMemory, in_fresh_process
 from swapfw.scoring.network import prepare
 
 
@@ -102,11 +100,6 @@ def peak_mb_above_prepared(name: str, step: str, batch: int, size: int, device: 
     return peak.mb
 
 
-def _peak_in_fresh_process(*args) -> float:
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(peak_mb_above_prepared, *args).result()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
@@ -127,8 +120,8 @@ def main() -> None:
         t_forward = median_seconds(forward, args.repeats, sync)
         t_swap = median_seconds(lambda: network.count(inputs), args.repeats, sync)
         step_args = (args.batch, args.size, args.device)
-        peak = _peak_in_fresh_process if not args.device.startswith("cuda") else peak_mb_above_prepared
-        peaks = [peak(name, step, *step_args) for step in ("forward", "swap")]
+        run = (lambda step, *a: step(*a)) if args.device.startswith("cuda") else in_fresh_process
+        peaks = [run(peak_mb_above_prepared, name, step, *step_args) for step in ("forward", "swap")]
         print(f"{name:<16} {counts.values:>10,} {counts.swap:>9,} {t_forward:>10.4f} {t_swap:>9.4f} "
               f"{t_swap / t_forward:>6.2f}   {peaks[0]:>8.0f} / {peaks[1]:.0f}")
 
