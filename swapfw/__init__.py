@@ -1,39 +1,41 @@
-"""swapfw: training-free NAS around SWAP-Score. import -> IR -> engine -> score."""
+"""swapfw: training-free NAS around SWAP-Score. import -> IR -> patterns -> score -> studies.
+
+The public API mirrors the ``swapfw`` command, one function per command (``swapfw.api``):
+``score``, ``correlate``, ``search``, ``convert``, ``export``, ``protocols``, ``space_info``,
+``run_spec`` and ``plugin_info``. Plugin authors import ``hookimpl`` from here and everything
+else they need from ``swapfw.plugin_api``.
+"""
 
 from .errors import SwapfwError
 from .hookspecs import hookimpl
 from .version import __version__
 
+#: name -> (module, attribute): loaded on first use, so ``from swapfw import hookimpl`` in a plugin
+#: does not import torch
+_LAZY = {
+    **{name: ("api", name) for name in ("score", "correlate", "search", "convert", "export", "protocols",
+                                        "space_info", "run_spec", "plugin_info", "Result", "CorrelationResult",
+                                        "SearchResult", "SpecResult")},
+    "ScoreResult": ("scoring.score", "ScoreResult"),
+    "prepare": ("scoring.network", "prepare"),
+    "Network": ("scoring.network", "Network"),
+    "load_model": ("graph.importers", "load_model"),
+    "build_ir": ("graph.ir", "build_ir"),
+    "ExecutorSpec": ("running.executors", "ExecutorSpec"),
+    "settle_process": ("running.process", "settle_process"),
+    "list_plugins": ("plugins", "names"),
+    "get_plugin": ("plugins", "get"),
+    "select_plugins": ("plugins", "select"),
+}
+
 
 def __getattr__(name):
-    # Lazy so that ``from swapfw import hookimpl`` in a plugin does not import torch-heavy modules.
-    if name == "score":
-        from .scoring.score import score
-        from .studies import reference  # noqa: F401  (measures calibrated proxies' reference samples)
-        return score
-    if name == "ScoreResult":
-        from .scoring.score import ScoreResult
-        return ScoreResult
-    if name in ("prepare", "Network"):
-        from .scoring import network
-        return getattr(network, name)
-    if name == "load_model":
-        from .graph.importers import load_model
-        return load_model
-    if name == "build_ir":
-        from .graph.ir import build_ir
-        return build_ir
-    if name == "ExecutorSpec":
-        from .running.executors import ExecutorSpec
-        return ExecutorSpec
-    if name == "settle_process":
-        from .running.process import settle_process
-        return settle_process
-    if name in ("list_plugins", "get_plugin"):
-        from . import plugins
-        return {"list_plugins": plugins.names, "get_plugin": plugins.get}[name]
-    raise AttributeError(name)
+    if name not in _LAZY:
+        raise AttributeError(f"module 'swapfw' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _LAZY[name]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
 
 
-__all__ = ["score", "ScoreResult", "prepare", "Network", "load_model", "build_ir",
-           "list_plugins", "get_plugin", "ExecutorSpec", "settle_process", "hookimpl", "SwapfwError", "__version__"]
+__all__ = [*_LAZY, "hookimpl", "SwapfwError", "__version__"]

@@ -1,4 +1,8 @@
-"""The ``swapfw`` command: thin click wrappers over the library API."""
+"""The ``swapfw`` command: parse options, call ``swapfw.api``, format what it returns.
+
+Every command is one API function with the same options (``swapfw.api``); nothing here
+computes a value, so the CLI and Python agree by construction.
+"""
 
 from __future__ import annotations
 
@@ -13,36 +17,27 @@ import click
 from .errors import SwapfwError, error_line, is_out_of_memory
 
 
-def _shape(text: str | None):
-    if text is None:
-        return None
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise click.BadParameter(f"expected C,H,W integers, got {text!r}") from None
+def _api():
+    from . import api
+
+    return api
 
 
-def _options(pairs) -> dict:
-    """KEY=VALUE pairs -> dict, values as int or float where they read as one."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}")
-        for kind in (int, float):
-            try:
-                value = kind(value)
-                break
-            except ValueError:
-                continue
-        options[key] = value
-    return options
+def _echo_json(result) -> None:
+    click.echo(json.dumps(result.to_dict()))
 
 
 @click.group()
 @click.version_option(package_name="swapfw")
-def cli():
+@click.option("--load-plugins", default=None, metavar="NAMES",
+              help="Load only these plugins (entry-point or distribution names, comma-separated; no:NAME skips "
+                   "one). Same as SWAPFW_LOAD_PLUGINS.")
+def cli(load_plugins):
     """Training-free neural architecture search around SWAP-Score."""
+    if load_plugins is not None:
+        from .plugins import select
+
+        select(load_plugins)
 
 
 @cli.command()
@@ -63,22 +58,16 @@ def cli():
 @click.option("--mu", default=None, help="Regularisation centre, parameters in millions, or auto.")
 @click.option("--sigma", default=None, help="Regularisation width, in millions squared, or auto.")
 @click.option("--binariser", default=None, help="Use this binariser for every site it handles.")
-@click.option("--proxy", "proxies", multiple=True, help="Also compute this proxy plugin (repeatable).")
+@click.option("--proxies", "--proxy", "proxies", multiple=True,
+              help="Also compute these proxy plugins (comma-separated, or the option repeated).")
 @click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
               help="Build option of a SPACE:ARCH model, e.g. classes=100 (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def score(model, protocol, data, batch, repeats, input_shape, seed, device, init, mu, sigma, binariser, proxies,
-          space_options, fmt):
+def score(model, fmt, **options):
     """Score MODEL: an .onnx file, package.module:callable, or SPACE:ARCH."""
-    from .scoring.score import score as score_model
-    from .studies import reference  # noqa: F401  (measures calibrated proxies' reference samples)
-
-    result = score_model(model, data=data, batch=batch, input_shape=_shape(input_shape), seed=seed, device=device,
-                         init=init, mu=mu, sigma=sigma, binariser=binariser, proxies=tuple(proxies),
-                         build_options=_options(space_options), protocol=protocol, repeats=repeats)
+    result = _api().score(model, **options)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict()))
-        return
+        return _echo_json(result)
     if result.note:
         click.echo(f"note: {result.note}", err=True)
     rows = [("model", result.source)] + ([("protocol", result.protocol)] if result.protocol else []) + [
@@ -95,13 +84,6 @@ def score(model, protocol, data, batch, repeats, input_shape, seed, device, init
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
 
 
 def _protocol_option_list(for_spec: bool) -> list:
@@ -137,25 +119,23 @@ def _protocol_option_list(for_spec: bool) -> list:
         click.option("--device", default=default("cpu"), show_default=shown, help="cpu, cuda, cuda:1 ..." + keep),
         click.option("--cache", default=None, help="Score cache file (default: ~/.cache/swapfw/scores.sqlite)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the score cache."),
-        click.option("--executor", default="local", show_default=True,
-                     help="Where scoring tasks run: local, processes, ray, or an executor plugin."),
+        click.option("--executor", default=None,
+                     help="Where scoring tasks run: an executor plugin (swapfw plugins lists them; default: the one "
+                          "marked default, this process)."),
         click.option("--workers", default=None, type=int,
                      help="Tasks at once (processes: default one per core, or per GPU with --device cuda; "
                           "ray: CPUs of the local instance it starts)."),
         click.option("--threads", default=None, type=int,
                      help="Torch threads per task (processes: default cores / workers; ray: 1). The same count "
                           "gives bit-identical values on every executor."),
-        click.option("--ray-address", "address", default=None,
+        click.option("--ray-address", "ray_address", default=None,
                      help="Join this Ray cluster (ray start --head prints it) instead of starting one here."),
     ]
 
 
 def protocol_options(for_spec: bool = False):
-    """Add the scoring-protocol and executor options shared by ``correlate``, ``search`` and ``run``.
-
-    The command receives them as keyword arguments; ``protocol_settings`` turns them into
-    settings fields and ``executor_spec`` into an ``ExecutorSpec``.
-    """
+    """Add the scoring-protocol and executor options shared by ``correlate``, ``search`` and ``run``;
+    the command passes them on to the API function as they are."""
     def decorate(command):
         for option in reversed(_protocol_option_list(for_spec)):
             command = option(command)
@@ -164,58 +144,19 @@ def protocol_options(for_spec: bool = False):
     return decorate
 
 
-def protocol_settings(options: dict) -> dict:
-    """The protocol options given as settings fields (``CorrelateSettings``, ``SearchSettings``);
-    options left at None (``run``: not given) are left out."""
-    fields = {"protocol": options["protocol"], "data": options["data"], "batch": options["batch"],
-              "repeats": options["repeats"],
-              "build_options": _options(options["space_options"]), "input_shape": _shape(options["input_shape"]),
-              "mu": options["mu"], "sigma": options["sigma"], "binariser": options["binariser"],
-              "device": options["device"], "cache": "" if options["no_cache"] else options["cache"]}
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def executor_spec(options: dict):
-    """Where the scoring runs (never what it gives): the executor options as an ``ExecutorSpec``."""
-    from .running.executors import ExecutorSpec
-
-    return ExecutorSpec(name=options["executor"], workers=options["workers"], threads=options["threads"],
-                        address=options["address"])
-
-def _correlate_with_progress(settings, executor) -> dict:
-    from .studies.correlate import Correlation
-
-    job = Correlation(settings)  # bad settings fail here, before the bar is drawn
-    with click.progressbar(length=job.total, label=f"{settings.space} vs {settings.metric}", file=sys.stderr) as bar:
-        return job.run(progress=bar.update, executor=executor)
-
-
 @contextlib.contextmanager
-def _progress_from_first_step(length: int, label: str):
-    """A progress bar drawn at the first step, so that settings refused before any work (a typo in
-    --space-option, a tournament larger than the population) print their one error line alone."""
+def _progress():
+    """``progress(advance, total, label)`` for the API: a bar per label, drawn at its first step, so
+    that settings refused before any work print their one error line alone."""
     with contextlib.ExitStack() as stack:
-        bar = None
+        bars = {}
 
-        def update(steps: int) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = stack.enter_context(click.progressbar(length=length, label=label, file=sys.stderr))
-            bar.update(steps)
+        def update(advance: int, total: int, label: str) -> None:
+            if label not in bars:
+                bars[label] = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+            bars[label].update(advance)
 
         yield update
-
-
-def _finish(report: dict, plot: str | None, save: str | None) -> dict:
-    """Write the optional files; return the summary (the report without per-architecture scores)."""
-    if save:
-        with open(save, "w") as fh:
-            json.dump(report, fh)
-    if plot:
-        from .studies.plot import scatter
-
-        scatter(report, plot)
-    return {k: v for k, v in report.items() if k != "per_seed"}
 
 
 def _print_correlation(summary: dict) -> None:
@@ -223,12 +164,12 @@ def _print_correlation(summary: dict) -> None:
                f"{','.join(map(str, summary['seeds']))}  data {summary['data']}  batch {summary['batch']}")
     width = max([12] + [len(name) for name in summary["proxies"]])
     click.echo(f"{'proxy':<{width}} {'spearman':>16} {'kendall':>16} {'seconds':>9} {'not finite':>10}")
+
     def rank(item):  # best first, undefined correlations last
         rho = item[1]["spearman_mean"]
         return -rho if math.isfinite(rho) else math.inf
 
-    rows = sorted(summary["proxies"].items(), key=rank)
-    for name, r in rows:
+    for name, r in sorted(summary["proxies"].items(), key=rank):
         click.echo(f"{name:<{width}} {r['spearman_mean']:>8.3f} ± {r['spearman_std']:.3f} "
                    f"{r['kendall_mean']:>8.3f} ± {r['kendall_std']:.3f} {r['seconds']:>9.1f} {r['not_finite']:>10}")
     _print_memory(summary)
@@ -251,33 +192,29 @@ def _print_memory(report: dict) -> None:
 @click.option("--metric", required=True, help="The ground-truth column to correlate with.")
 @click.option("--arch-column", default=None, help="Architecture column (default: arch, else arch_str).")
 @click.option("--arch-format", default="arch", show_default=True,
-              help="Encoding of that column: arch (the space's string) or one of swapfw convert's formats "
-                   "(nb201: index, naslib; nb101: hash; darts: nb301; transnas: naslib).")
-@click.option("--proxies", default="swap,regswap,params,flops", show_default=True,
-              help="Comma-separated proxies; 'all' for every installed one; rank_agg:A+B ranks several together.")
+              help="Encoding of that column: arch (the space's string) or one of the space's formats "
+                   "(swapfw space-info SPACE lists them).")
+@click.option("--proxies", default=None,
+              help="Comma-separated proxies; 'all' for every installed one; rank_agg:A+B ranks several together "
+                   "[default: the headline ones: swap, regularised, params and flops].")
 @click.option("--samples", default=1000, show_default=True, help="Architectures drawn per seed.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
 @protocol_options()
 @click.option("--plot", default=None, help="Write a score-vs-truth scatter PNG (needs matplotlib).")
 @click.option("--save", default=None, help="Write the full report, with every score, as JSON.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def correlate(space, truth, metric, arch_column, arch_format, proxies, samples, seeds, plot, save, fmt, **options):
+def correlate(fmt, **options):
     """Spearman and Kendall correlation of proxies with a ground-truth metric."""
-    from .studies.correlate import CorrelateSettings
-
-    settings = CorrelateSettings(space=space, truth=truth, metric=metric, proxies=[p for p in proxies.split(",") if p],
-                                 samples=samples, seeds=_ints(seeds), arch_column=arch_column, arch_format=arch_format,
-                                 **protocol_settings(options))
-    report = _correlate_with_progress(settings, executor_spec(options))
-    summary = _finish(report, plot, save)
-    click.echo(json.dumps(summary)) if fmt == "json" else _print_correlation(summary)
+    with _progress() as progress:
+        result = _api().correlate(**options, progress=progress)
+    _echo_json(result) if fmt == "json" else _print_correlation(result.to_dict())
 
 
 @cli.command()
 @click.option("--space", required=True, help="Search-space plugin, e.g. nb201.")
-@click.option("--searcher", default="swap-nas", show_default=True, help="swap-nas, aging-evolution, random, ...")
+@click.option("--searcher", default=None, help="Searcher plugin [default: the one marked default in swapfw plugins].")
 @click.option("--proxy", default=None,
-              help="The proxy that scores architectures [default: the space's search proxy, else regswap].")
+              help="The proxy that scores architectures [default: the space's search proxy, else the default proxy].")
 @click.option("--population", default=20, show_default=True)
 @click.option("--cycles", default=None, type=int,
               help="Cycles of the searcher (default 50, or as many as --budget allows when a budget is given).")
@@ -293,22 +230,10 @@ def correlate(space, truth, metric, arch_column, arch_format, proxies, samples, 
 @click.option("--checkpoint", default=None, help="Save the search after every cycle; rerun with it to resume.")
 @click.option("--budget", default=None, type=int, help="Stop after this many distinct architectures are scored.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def search(space, searcher, proxy, population, cycles, sample_size, mutations, crossover_prob, seed, truth, metric,
-           arch_column, arch_format, checkpoint, budget, fmt, **options):
+def search(fmt, **options):
     """Search a space with a searcher plugin, scoring architectures with a proxy."""
-    from .studies.search import SearchSettings
-    from .studies.search import search as run_search
-
-    if (truth is None) != (metric is None):
-        raise click.BadParameter("--truth and --metric go together")
-    if cycles is None and budget is None:
-        cycles = 50
-    settings = SearchSettings(
-        space=space, searcher=searcher, proxy=proxy, population=population, cycles=cycles, sample_size=sample_size,
-        mutations=mutations, crossover_prob=crossover_prob, seed=seed, budget=budget, **protocol_settings(options))
-    with _progress_from_first_step(cycles or budget, f"{searcher} on {space}") as progress:
-        report = run_search(settings, progress=progress, truth=(truth, metric, arch_column, arch_format) if truth else None,
-                            checkpoint=checkpoint, executor=executor_spec(options))
+    with _progress() as progress:
+        report = _api().search(**options, progress=progress).to_dict()
     if fmt == "json":
         click.echo(json.dumps(report))
         return
@@ -327,15 +252,13 @@ def search(space, searcher, proxy, population, cycles, sample_size, mutations, c
 @cli.command()
 @click.argument("model")
 @click.argument("out")
-@click.option("--format", "fmt", type=click.Choice(["onnx", "torch"]), default="onnx", show_default=True)
+@click.option("--format", "format", type=click.Choice(["onnx", "torch"]), default="onnx", show_default=True)
 @click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
               help="Build option, e.g. classes=100 (default: the benchmark network).")
 @click.option("--input-shape", default=None, help="C,H,W per sample (default: the model's).")
-def export(model, out, fmt, space_options, input_shape):
+def export(model, out, **options):
     """Write MODEL (e.g. a found SPACE:ARCH) to OUT as ONNX or TorchScript, to train elsewhere."""
-    from .graph.export import export as run_export
-
-    info = run_export(model, fmt, out, build_options=_options(space_options), input_shape=_shape(input_shape))
+    info = _api().export(model, out, **options)
     click.echo(f"wrote {info['path']} ({info['format']}, {info['params']:,} params, input {info['input_shape']})")
 
 
@@ -346,18 +269,11 @@ def export(model, out, fmt, space_options, input_shape):
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def space_info(space, space_options, fmt):
     """What varies in SPACE: its choice points and size (where the space describes itself), else its form."""
-    from .plugins import get_space
-
-    bound = get_space(space, _options(space_options))
-    if hasattr(bound, "describe"):
-        info = bound.describe()
-    else:
-        info = {"space": bound.name, "description": getattr(bound, "description", "") or "",
-                "input_shape": list(bound.input_shape), "example": bound.sample(1, 0)[0]}
+    info = _api().space_info(space, space_options=space_options).to_dict()
     if fmt == "json":
         click.echo(json.dumps(info))
         return
-    scalars = {k: v for k, v in info.items() if not isinstance(v, (list, dict)) or k == "input_shape"}
+    scalars = {k: v for k, v in info.items() if not isinstance(v, (list, dict)) or k in ("input_shape", "formats")}
     width = max(len(k) for k in scalars)
     for key, value in scalars.items():
         shown = ",".join(map(str, value)) if isinstance(value, list) else value
@@ -373,7 +289,7 @@ def space_info(space, space_options, fmt):
             click.echo("  ".join(f"{c:<{n}}" for c, n in zip(columns, sizes)))
             for row in value:
                 click.echo("  ".join(f"{str(row[c]):<{n}}" for c, n in zip(columns, sizes)).rstrip())
-        elif isinstance(value, list) and key != "input_shape":
+        elif isinstance(value, list) and key not in scalars:
             for item in value:
                 click.echo(f"{key.rstrip('s')}: {item}")
 
@@ -388,56 +304,20 @@ def space_info(space, space_options, fmt):
 @click.option("--table", default=None, help="Write the proxies x metrics Spearman table as CSV.")
 @click.option("--table-json", default=None, help="Write that table as JSON.")
 @click.option("--heatmap", default=None, help="Draw that table as a heatmap PNG (needs matplotlib).")
-def run(spec, fmt, samples, seeds, proxies, table, table_json, heatmap, **options):
+def run(spec, fmt, **options):
     """Run a declarative experiment spec (TOML): every [[correlate]] table in it, in order.
 
     A protocol option given here replaces that setting in every run of the spec.
     """
-    from .studies.specs import load_report, load_spec
-
-    runs, report = load_spec(spec), load_report(spec)
-    summaries = []
-    for settings, outputs in runs:
-        _override(settings, protocol_settings(options), samples=samples, seeds=seeds, proxies=proxies)
-        result = _correlate_with_progress(settings, executor_spec(options))
-        summary = _finish(result, outputs.get("plot"), outputs.get("save"))
-        summaries.append(summary)
-        if fmt == "table":
-            _print_correlation(summary)
-    outputs = {"table": table or report.get("table"), "json": table_json or report.get("json"),
-               "heatmap": heatmap or report.get("heatmap")}
-    if len(summaries) > 1 or any(outputs.values()):
-        _write_comparison(summaries, outputs, spec, fmt)
+    with _progress() as progress:
+        result = _api().run_spec(spec, **options, progress=progress).to_dict()
     if fmt == "json":
-        click.echo(json.dumps({"spec": spec, "runs": summaries}))
-
-
-def _override(settings, protocol: dict, *, samples, seeds, proxies) -> None:
-    """Command-line values replace the spec's, for every run in it; build options merge key by key."""
-    for name, value in protocol.items():
-        if name == "build_options":
-            value = {**settings.build_options, **value}
-        setattr(settings, name, value)
-    if samples is not None:
-        settings.samples = samples
-    if seeds is not None:
-        settings.seeds = _ints(seeds)
-    if proxies is not None:
-        settings.proxies = [p for p in proxies.split(",") if p]
-
-
-def _write_comparison(summaries: list[dict], outputs: dict, title: str, fmt: str) -> None:
-    from .studies import table as tables
-
-    comparison = tables.comparison(summaries)
-    if outputs["table"]:
-        tables.write_csv(comparison, outputs["table"])
-    if outputs["json"]:
-        tables.write_json(comparison, outputs["json"])
-    if outputs["heatmap"]:
-        tables.heatmap(comparison, outputs["heatmap"], title)
-    if fmt == "table":
-        _print_comparison(comparison)
+        click.echo(json.dumps(result))
+        return
+    for summary in result["runs"]:
+        _print_correlation(summary)
+    if "comparison" in result:
+        _print_comparison(result["comparison"])
 
 
 def _print_comparison(comparison: dict) -> None:
@@ -456,38 +336,29 @@ def _print_comparison(comparison: dict) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def plugins(check, fmt):
     """List every plugin by kind, with the distribution that provides it."""
-    from .contracts import check as conforms
-    from .contracts import protocol_for
-    from .plugins import KINDS, get_registry
-
-    registry = get_registry()
-    listing = {kind: [{"name": e.name, "plugin": e.plugin, "distribution": e.distribution,
-                       "description": getattr(e.obj, "description", "")}
-                      for e in (registry.entry(kind, n) for n in registry.names(kind))] for kind in KINDS}
-    broken = [{"plugin": b.plugin, "distribution": b.distribution, "error": b.error} for b in registry.broken]
-    if check:
-        for kind, items in listing.items():
-            for item in items:
-                obj = registry.get(kind, item["name"])
-                item["protocol"] = protocol_for(kind, obj).__name__
-                item["problems"] = conforms(protocol_for(kind, obj), obj)
+    info = _api().plugin_info(check=check).to_dict()
+    broken = info.pop("broken")
     if fmt == "json":
-        click.echo(json.dumps({**listing, "broken": broken}))
-        return
-    width = max([14] + [len(item["name"]) for items in listing.values() for item in items])
-    for kind, items in listing.items():
-        click.echo(f"{kind}:")
-        for item in items or [{"name": "(none installed)", "distribution": "", "description": ""}]:
-            if check and "protocol" in item:
-                verdict = "ok" if not item["problems"] else "; ".join(item["problems"])
-                click.echo(f"  {item['name']:<{width}} {item['protocol']:<17} {verdict}")
-            else:
-                click.echo(f"  {item['name']:<{width}} {item['distribution']:<14} {item['description']}")
-    for item in broken:
-        click.echo(f"broken plugin {item['plugin']} ({item['distribution']}): {item['error']}", err=True)
+        click.echo(json.dumps({**info, "broken": broken}))
+    else:
+        width = max([14] + [len(item["name"]) for items in info.values() for item in items])
+        for kind, items in info.items():
+            click.echo(f"{kind}:")
+            for item in items or [{"name": "(none installed)", "distribution": "", "description": ""}]:
+                if check and "protocol" in item:
+                    verdict = "ok" if not item["problems"] else "; ".join(item["problems"])
+                    click.echo(f"  {item['name']:<{width}} {item['protocol']:<17} {verdict}")
+                else:
+                    marks = " ".join(filter(None, ["(default)" if item.get("default") else "",
+                                                   f"(role {item['role']})" if item.get("role") else ""]))
+                    click.echo(f"  {item['name']:<{width}} {item['distribution']:<14} {item['description']}"
+                               + (f"  {marks}" if marks else ""))
+        for item in broken:
+            click.echo(f"broken plugin {item['plugin']} ({item['distribution']}): {item['error']}", err=True)
     if check:
-        ok = sum(1 for items in listing.values() for item in items if not item["problems"])
-        click.echo(f"{ok} plugin objects conform to swapfw.contracts; {len(broken)} broken")
+        if fmt == "table":
+            ok = sum(1 for items in info.values() for item in items if not item["problems"])
+            click.echo(f"{ok} plugin objects conform to swapfw.contracts; {len(broken)} broken")
         if broken:
             sys.exit(1)
 
@@ -497,35 +368,30 @@ def plugins(check, fmt):
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def protocols(space, fmt):
     """List the scoring protocols of SPACE (--protocol NAME), its default first."""
-    from .plugins import get
-    from .scoring.presets import describe, presets
+    from .scoring.presets import describe
 
-    known = presets(get("spaces", space))
+    known = _api().protocols(space).to_dict()
     if fmt == "json":
-        click.echo(json.dumps({name: {"description": p.description, "build": p.build, "size_build": p.size_build,
-                                      "batch": p.batch, "repeats": p.repeats, "data": p.data,
-                                      "input_shape": list(p.input_shape) if p.input_shape else None}
-                               for name, p in known.items()}))
+        click.echo(json.dumps(known))
         return
     width = max(len(name) for name in known)
-    for i, (name, preset) in enumerate(known.items()):
-        click.echo(f"{name:<{width}}  {preset.description}{'  (default)' if i == 0 else ''}")
-        click.echo(f"{'':<{width}}  {describe(preset)}")
+    for i, (name, fields) in enumerate(known.items()):
+        click.echo(f"{name:<{width}}  {fields['description']}{'  (default)' if i == 0 else ''}")
+        click.echo(f"{'':<{width}}  {describe(fields)}")
 
 
 @cli.command()
 @click.argument("space")
 @click.argument("value")
-@click.option("--to", "target", default="arch", show_default=True,
+@click.option("--to", "to", default="arch", show_default=True,
               help="The encoding to write: arch (the space's string) or one of the space's formats.")
-@click.option("--from", "source", default=None, help="The encoding VALUE is in (default: the one it reads in).")
-def convert(space, value, target, source):
+@click.option("--from", "from_", default=None, help="The encoding VALUE is in (default: the one it reads in).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def convert(space, value, fmt, **options):
     """Convert VALUE, an architecture of SPACE, between encodings (benchmark index, NASLib op indices,
     NB101 module hash, NB301 configuration...)."""
-    from .plugins import get
-    from .studies.encodings import convert as run_convert
-
-    click.echo(run_convert(get("spaces", space), value, target, source))
+    result = _api().convert(space, value, **options)
+    _echo_json(result) if fmt == "json" else click.echo(result["result"])
 
 
 def main(argv=None):

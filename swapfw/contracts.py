@@ -8,10 +8,9 @@ run. Members marked ``Optional[...]`` (attributes) or ``@optional`` (methods) ma
 the core uses them when present. ``swapfw plugins --check`` prints the check for every
 installed plugin. ``docs/writing-plugins.md`` has a worked example of every kind.
 
-What the core hands a plugin (``network``, ``batch``, ``settings``, ``spec``, ``task``) is
-described where it is made: ``swapfw.scoring.network.Network``, ``swapfw.scoring.data.Batch``,
-``swapfw.studies.search.SearchSettings``, ``swapfw.running.executors.ExecutorSpec`` and
-``swapfw.running.tasks``.
+What the core hands a plugin (``network``, ``batch``, ``settings``, ``spec``, ``task``), and
+every helper a plugin may use, is in ``swapfw.plugin_api``: the one module besides ``swapfw``
+that a plugin imports.
 """
 
 from __future__ import annotations
@@ -24,7 +23,24 @@ from collections.abc import Collection, Iterator
 from typing import Any, Callable, Optional, Protocol
 
 __all__ = ["Space", "Proxy", "DerivedProxy", "PopulationProxy", "ParametrisedProxy", "Searcher", "Binariser",
-           "Executor", "Pool", "optional", "check", "protocol_for", "members"]
+           "Executor", "Pool", "ROLES", "NEEDS", "optional", "check", "protocol_for", "members"]
+
+#: what the core reads a proxy's value as, where a proxy declares ``role``; one proxy a role
+ROLES = {
+    "swap": "the SWAP-Score: score's headline value, and what saturation notes read",
+    "patterns": "|A|, the distinct whole-network patterns: score's standard_patterns",
+    "regularised": "SWAP times the size factor: score's regswap, with --mu/--sigma",
+    "params": "the sized network's parameter count: score's params, a search's best params, the sizes "
+              "--mu/--sigma auto read where a space cannot count them",
+    "flops": "multiply-accumulates per sample of the sized network: score's flops",
+}
+#: what a proxy may declare it reads (``needs``)
+NEEDS = {
+    "patterns": "activation patterns (the engine)",
+    "gradients": "gradients of a loss",
+    "targets": "labelled data (--data cifar10:PATH)",
+    "regularisation": "mu and sigma (settings['mu'], settings['sigma']); --mu/--sigma auto are resolved first",
+}
 
 
 def optional(method: Callable) -> Callable:
@@ -126,10 +142,15 @@ class Proxy(Protocol):
     description: Optional[str]
     """One line for ``swapfw plugins``."""
     needs: Collection
-    """What it reads: any of ``patterns``, ``gradients``, ``targets`` (labelled data)."""
+    """What it reads: any of ``NEEDS`` (``patterns``, ``gradients``, ``targets``, ``regularisation``)."""
 
     def score(self, network: Any, batch: Any, *, seed: int) -> float:
-        """The value for one network (``swapfw.scoring.network.Network``) on one ``Batch``; NaN if it overflows."""
+        """The value for one network (``plugin_api.Network``) on one ``plugin_api.Batch``; NaN if it overflows."""
+
+    role: Optional[str]
+    """What the core reads its value as, one of ``ROLES`` (one proxy a role): ``swap``, ``params``..."""
+    default: Optional[bool]
+    """True: the proxy ``search`` scores with where neither the user nor the space names one (one proxy)."""
 
     init: Optional[str]
     """Initialisation of its fresh copy (``swapfw.scoring.fresh``): default, kaiming or paper."""
@@ -152,10 +173,16 @@ class DerivedProxy(Protocol):
     def combine(self, values: dict, settings: dict) -> float:
         """``values[part]`` -> this proxy's value; ``settings`` holds ``mu`` and ``sigma`` (and ``reference``)."""
 
+    needs: Optional[Collection]
+    """As a proxy's; ``regularisation`` where ``combine`` reads ``mu`` and ``sigma``."""
     reference: Optional[int]
-    """Calibrate against this many architectures of the space, sampled with a fixed seed: the core
-    scores them under the same protocol and seed and passes ``settings["reference"][part]``, each
-    part's values over them, sorted."""
+    """Calibration, a capability: compare each part with this many architectures of the space, sampled
+    with a fixed seed. The core scores them under the same protocol (once, through the score cache)
+    and passes ``settings["reference"][part]``, each part's values over them, sorted."""
+    role: Optional[str]
+    """As a proxy's (``regularised``: regswap)."""
+    default: Optional[bool]
+    """As a proxy's."""
 
 
 class PopulationProxy(Protocol):
@@ -206,11 +233,14 @@ class Searcher(Protocol):
         which the core catches. ``evaluate.known(arch)`` says whether an architecture is scored
         already (propose new ones: the budget counts distinct architectures) and
         ``evaluate.remaining`` how many the budget still allows (None: no budget). ``settings`` is
-        ``swapfw.studies.search.SearchSettings`` (population, cycles, sample_size, mutations,
-        crossover_prob, seed, budget...); ``cycles`` None means: until the budget is spent. Draw
-        randomness only from ``rng`` so a checkpointed run replays exactly. Call
-        ``on_cycle(best_score)`` once per cycle: it drives the progress bar and the checkpoint.
+        ``plugin_api.SearchSettings`` (population, cycles, sample_size, mutations, crossover_prob,
+        seed, budget...); ``cycles`` None means: until the budget is spent. Draw randomness only
+        from ``rng`` so a checkpointed run replays exactly. Call ``on_cycle(best_score)`` once per
+        cycle: it drives the progress bar and the checkpoint.
         """
+
+    default: Optional[bool]
+    """True: the searcher ``search`` runs where the user names none (one searcher)."""
 
 
 class Binariser(Protocol):
@@ -239,8 +269,9 @@ class Pool(Protocol):
     """Tasks that run at once."""
 
     def run(self, tasks: list) -> Iterator:
-        """Yield ``(index, outcome)`` as tasks finish: what ``swapfw.running.tasks.run_task(task)``
-        returned where it ran, or a one-line error string if the task never came back."""
+        """Yield ``(index, outcome)`` as tasks finish: what ``plugin_api.run_task(task)`` returned where
+        it ran, or a one-line error string if the task never came back. A task carries everything it
+        needs (the plugins the driver loaded included), so any process with swapfw installed can run it."""
 
     def close(self) -> None:
         """Release workers; called however the run ends."""
@@ -255,7 +286,11 @@ class Executor(Protocol):
     """One line for ``swapfw plugins``."""
 
     def open(self, spec: Any) -> Pool:
-        """A ``Pool`` for ``spec`` (``swapfw.running.executors.ExecutorSpec``: workers, threads, address, device)."""
+        """A ``Pool`` for ``spec`` (``plugin_api.ExecutorSpec``: workers, address, device, and ``threads``:
+        the torch threads each task runs with, which the pool sets where its tasks run)."""
+
+    default: Optional[bool]
+    """True: the executor used where the user names none (one executor)."""
 
 
 #: the protocol each kind's objects are checked against (proxies: see ``protocol_for``)

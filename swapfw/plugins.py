@@ -6,6 +6,12 @@ package's do. A plugin that fails to import or to register is recorded as broken
 named, and skipped: it never takes the process down. Every registered object is checked
 against its kind's protocol in ``swapfw.contracts``; one that does not conform is broken too,
 with the member named, and its plugin's other objects still register.
+
+Which entry points load is the user's choice: ``SWAPFW_LOAD_PLUGINS`` (or ``swapfw
+--load-plugins``, or ``select``) lists entry-point or distribution names to load, and ``no:NAME``
+ones to skip, as ``llm``'s ``LLM_LOAD_PLUGINS`` and pytest's ``-p no:NAME`` do. A plugin may
+declare itself its kind's ``default`` and a proxy the ``role`` the core reads it as
+(``swapfw.contracts.ROLES``); each is held by one object at most, so the core names no plugin.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import os
+import re
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +31,8 @@ from . import contracts, hookspecs
 from .errors import PluginFailure, SwapfwError
 
 GROUP = "swapfw"
+#: the environment variable that selects which entry points load (unset: all of them)
+LOAD_VARIABLE = "SWAPFW_LOAD_PLUGINS"
 
 #: plugin kind -> the hook that registers objects of that kind
 KINDS = {
@@ -64,6 +74,8 @@ class Registry:
     manager: pluggy.PluginManager
     entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {k: {} for k in KINDS})
     broken: list[Broken] = field(default_factory=list)
+    defaults: dict[str, str] = field(default_factory=dict)  # kind -> the name of the object that declared itself default
+    roles: dict[str, str] = field(default_factory=dict)  # proxy role -> the name of the proxy that plays it
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
@@ -81,6 +93,22 @@ class Registry:
     def all(self, kind: str) -> list[Any]:
         return [self.entries[kind][n].obj for n in self.names(kind)]
 
+    def default(self, kind: str) -> str:
+        """The name of the object of ``kind`` the core uses where the user names none."""
+        try:
+            return self.defaults[kind]
+        except KeyError:
+            raise SwapfwError(f"no installed {SINGULAR[kind]} declares itself the default "
+                              f"(installed: {', '.join(self.names(kind)) or 'none'}): name one") from None
+
+    def role(self, role: str) -> str:
+        """The name of the proxy that plays ``role`` (``swapfw.contracts.ROLES``)."""
+        try:
+            return self.roles[role]
+        except KeyError:
+            raise SwapfwError(f"no installed proxy plays the role {role!r} (is the swapfw distribution's "
+                              f"own plugins excluded by {LOAD_VARIABLE}?)") from None
+
 
 _registry: Registry | None = None
 _extra: list[tuple[object, str]] = []
@@ -91,12 +119,52 @@ def _distribution_label(ep: importlib.metadata.EntryPoint) -> str:
     return f"{dist.name} {dist.version}" if dist is not None else "unknown"
 
 
+def _normalised(name: str) -> str:
+    """A distribution or entry-point name as PyPI compares them (case and ``-_.`` ignored)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def selection() -> tuple[set[str] | None, set[str]]:
+    """(names to load, or None for all; names to skip), from ``SWAPFW_LOAD_PLUGINS``."""
+    text = os.environ.get(LOAD_VARIABLE)
+    if text is None:
+        return None, set()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    skip = {_normalised(n[3:]) for n in names if n.startswith("no:")}
+    load = {_normalised(n) for n in names if not n.startswith("no:")}
+    return (load if load or not skip else None), skip
+
+
+def select(names: str | list[str] | None) -> None:
+    """Load only these entry-point or distribution names (``no:NAME`` skips one; None: every plugin)
+    from now on, in this process and in the workers it starts."""
+    if names is None:
+        os.environ.pop(LOAD_VARIABLE, None)
+    else:
+        os.environ[LOAD_VARIABLE] = names if isinstance(names, str) else ",".join(names)
+    reset()
+
+
+def _chosen(ep: importlib.metadata.EntryPoint, load: set[str] | None, skip: set[str]) -> bool:
+    dist = getattr(ep, "dist", None)
+    names = {_normalised(ep.name)} | ({_normalised(dist.name)} if dist is not None else set())
+    return not (names & skip) and (load is None or bool(names & load))
+
+
 def _load_entry_points(pm: pluggy.PluginManager, broken: list[Broken]) -> dict[str, str]:
-    """Register each entry point's module; returns plugin name -> distribution label."""
+    """Register each selected entry point's module; returns plugin name -> distribution label."""
     origins: dict[str, str] = {}
-    for ep in sorted(importlib.metadata.entry_points(group=GROUP), key=lambda e: e.name):
+    load, skip = selection()
+    found = sorted(importlib.metadata.entry_points(group=GROUP), key=lambda e: e.name)
+    known = {_normalised(ep.name) for ep in found} | {_normalised(ep.dist.name) for ep in found
+                                                        if getattr(ep, "dist", None) is not None}
+    for name in sorted((load or set()) | skip):
+        if name not in known:
+            broken.append(Broken(name, LOAD_VARIABLE, "no installed plugin or distribution has this name "
+                                                      f"(installed: {', '.join(sorted(known))})"))
+    for ep in found:
         label = _distribution_label(ep)
-        if pm.has_plugin(ep.name):
+        if pm.has_plugin(ep.name) or not _chosen(ep, load, skip):
             continue
         try:
             pm.register(ep.load(), name=ep.name)
@@ -122,18 +190,35 @@ def _collect(registry: Registry, origins: dict[str, str]) -> None:
                 taken = registry.entries[_kind].get(name)
                 if taken is not None:
                     raise SwapfwError(f"{SINGULAR[_kind]} {name!r} is already registered by {taken.plugin!r}")
-                problems = contracts.check(contracts.protocol_for(_kind, obj), obj)
+                problems = contracts.check(contracts.protocol_for(_kind, obj), obj) + _claims(registry, _kind, obj)
                 if problems:  # the plugin's other objects still register
                     registry.broken.append(Broken(_plugin, _dist, f"{SINGULAR[_kind]} {name!r} "
                                                                   f"({contracts.protocol_for(_kind, obj).__name__}): "
                                                                   + "; ".join(problems)))
                     return
                 registry.entries[_kind][name] = Entry(_kind, name, obj, _plugin, _dist)
+                if getattr(obj, "default", False):
+                    registry.defaults[_kind] = name
+                if _kind == "proxies" and getattr(obj, "role", None):
+                    registry.roles[obj.role] = name
 
             try:
                 impl.function(register=register)
             except Exception as exc:
                 registry.broken.append(Broken(plugin, dist, f"{type(exc).__name__}: {exc}"))
+
+
+def _claims(registry: Registry, kind: str, obj: Any) -> list[str]:
+    """A default or a role another object holds already, or a role the core does not know."""
+    problems = []
+    if getattr(obj, "default", False) and kind in registry.defaults:
+        problems.append(f"declares itself the default {SINGULAR[kind]}, which {registry.defaults[kind]!r} is already")
+    role = getattr(obj, "role", None) if kind == "proxies" else None
+    if role is not None and role not in contracts.ROLES:
+        problems.append(f"role {role!r} is none of the roles the core reads ({', '.join(contracts.ROLES)})")
+    elif role is not None and role in registry.roles:
+        problems.append(f"plays the role {role!r}, which {registry.roles[role]!r} plays already")
+    return problems
 
 
 def get_registry() -> Registry:
@@ -163,13 +248,22 @@ def unregister_plugin(name: str) -> None:
     reset()
 
 
-def portable_extras() -> list[tuple[object, str]]:
-    """The plugins registered from code, in a form a worker process can unpickle: modules by name."""
-    return [(_ModuleName(obj.__name__) if isinstance(obj, types.ModuleType) else obj, name) for obj, name in _extra]
+def worker_state() -> tuple:
+    """What a process running this one's tasks needs to load the same plugins: the selection
+    (``SWAPFW_LOAD_PLUGINS``) and the plugins registered from code, modules sent by name since
+    modules do not pickle. Every task carries it, so no executor has to."""
+    extras = tuple((_ModuleName(obj.__name__) if isinstance(obj, types.ModuleType) else obj, name)
+                   for obj, name in _extra)
+    return os.environ.get(LOAD_VARIABLE), extras
 
 
-def adopt_extras(extras: list[tuple[object, str]]) -> None:
-    """In a worker: register the driver's code-registered plugins it does not have yet."""
+def adopt_worker_state(state: tuple) -> None:
+    """In a worker: load what ``worker_state`` said the driver loads (nothing happens where it does already)."""
+    if not state:
+        return
+    selected, extras = state
+    if selected != os.environ.get(LOAD_VARIABLE):
+        select(selected)
     have = {name for _, name in _extra}
     for obj, name in extras:
         if name not in have:

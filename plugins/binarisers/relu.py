@@ -5,8 +5,8 @@ Hardsigmoid, all piecewise linear with their kink where the output leaves 0.
 """
 
 from swapfw import hookimpl
-from swapfw.graph.ops import ACTIVATIONS, PIECEWISE_LINEAR
-from swapfw.patterns.engine import positive
+from swapfw.plugin_api import ACTIVATIONS, PIECEWISE_LINEAR
+from swapfw.plugin_api import positive
 
 
 class PostActivationPositive:

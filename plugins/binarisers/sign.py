@@ -6,8 +6,8 @@ applies it to any activation.
 """
 
 from swapfw import hookimpl
-from swapfw.graph.ops import ACTIVATIONS
-from swapfw.patterns.engine import positive
+from swapfw.plugin_api import ACTIVATIONS
+from swapfw.plugin_api import positive
 
 
 class PreActivationSign:

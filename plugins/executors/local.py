@@ -3,7 +3,7 @@
 import torch
 
 from swapfw import hookimpl
-from swapfw.running.tasks import run_task
+from swapfw.plugin_api import run_task
 
 
 class LocalPool:
@@ -24,7 +24,8 @@ class LocalPool:
 
 class Local:
     name = "local"
-    description = "in this process, one task after another (default)"
+    description = "in this process, one task after another"
+    default = True
     open = LocalPool  # open(spec) -> a pool
 
 

@@ -17,10 +17,9 @@ import torch
 from pebble import ProcessExpired, ProcessPool
 
 from swapfw import hookimpl
-from swapfw.errors import error_line
-from swapfw.running.executors import cores
-from swapfw.plugins import adopt_extras, portable_extras
-from swapfw.running.tasks import run_task
+from swapfw.plugin_api import error_line
+from swapfw.plugin_api import cores
+from swapfw.plugin_api import run_task
 
 
 def _gpus(device: str) -> int:
@@ -28,9 +27,8 @@ def _gpus(device: str) -> int:
     return torch.cuda.device_count() if device == "cuda" and torch.cuda.is_available() else 0
 
 
-def _setup_worker(threads: int, extras, started, gpus: int) -> None:
+def _setup_worker(threads: int, started, gpus: int) -> None:
     torch.set_num_threads(threads)
-    adopt_extras(extras)
     if gpus > 1:
         with started.get_lock():  # the n-th worker started takes GPU n mod gpus
             index, started.value = started.value, started.value + 1
@@ -45,7 +43,7 @@ class ProcessesPool:
         context = multiprocessing.get_context("spawn")
         started = context.Value("i", 0)
         self._pool = ProcessPool(max_workers=self.workers, initializer=_setup_worker,
-                                 initargs=(self.threads, portable_extras(), started, gpus), context=context)
+                                 initargs=(self.threads, started, gpus), context=context)
 
     def run(self, tasks):
         futures = {self._pool.schedule(run_task, args=(task,)): i for i, task in enumerate(tasks)}

@@ -13,10 +13,9 @@ import logging
 import socket
 
 from swapfw import hookimpl
-from swapfw.errors import SwapfwError, error_line
-from swapfw.running.executors import cores
-from swapfw.plugins import adopt_extras, portable_extras
-from swapfw.running.tasks import run_task
+from swapfw.plugin_api import SwapfwError, error_line
+from swapfw.plugin_api import cores
+from swapfw.plugin_api import run_task
 
 
 def _ray():
@@ -27,11 +26,10 @@ def _ray():
     return ray
 
 
-def _remote_task(task, threads: int, extras):
+def _remote_task(task, threads: int):
     import torch
 
     torch.set_num_threads(threads)
-    adopt_extras(extras)
     return run_task(task)
 
 
@@ -44,7 +42,6 @@ class RayPool:
         self.threads = spec.threads or 1
         resources = ray.cluster_resources()
         self.workers = max(1, int(resources.get("CPU", 1)) // self.threads)
-        self.extras = portable_extras()
         gpus = 1 if spec.device.startswith("cuda") else 0
         if gpus:  # tasks asking for a GPU the cluster lacks would wait forever
             if not resources.get("GPU"):
@@ -55,7 +52,7 @@ class RayPool:
 
     def run(self, tasks):
         ray = self.ray
-        refs = {self._remote.remote(task, self.threads, self.extras): i for i, task in enumerate(tasks)}
+        refs = {self._remote.remote(task, self.threads): i for i, task in enumerate(tasks)}
         pending = list(refs)
         try:
             while pending:

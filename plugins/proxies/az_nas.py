@@ -47,7 +47,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from swapfw import hookimpl
-from swapfw.scoring.fresh import finite_or_nan, fresh_for
+from swapfw.plugin_api import finite_or_nan, fresh_for
 
 from .ranking import rank_aggregate
 from .size import Flops
@@ -236,6 +236,7 @@ class Complexity(Flops):
 
     name = "az_complexity"
     description = "FLOPs, AZ-NAS's complexity component (2024)"
+    role = None  # the flops proxy plays the role; this is the same value under the component's name
 
 
 class AzNas:

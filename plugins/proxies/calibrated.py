@@ -21,7 +21,7 @@ import bisect
 import math
 
 from swapfw import hookimpl
-from swapfw.errors import SwapfwError
+from swapfw.plugin_api import SwapfwError
 
 from .ranking import parse_parts
 

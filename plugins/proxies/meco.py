@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from swapfw import hookimpl
-from swapfw.scoring.fresh import batchnorm_eval, finite_or_nan, fresh_for
+from swapfw.plugin_api import batchnorm_eval, finite_or_nan, fresh_for
 
 
 class MeCo:

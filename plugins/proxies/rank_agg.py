@@ -16,7 +16,7 @@ Examples: AZ-NAS is ``rank_agg:az_expressivity+az_progressivity+az_trainability+
 from __future__ import annotations
 
 from swapfw import hookimpl
-from swapfw.errors import SwapfwError
+from swapfw.plugin_api import SwapfwError
 
 from .ranking import parse_parts, rank_aggregate
 

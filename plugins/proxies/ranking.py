@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import rankdata
 
-from swapfw.errors import SwapfwError
+from swapfw.plugin_api import SwapfwError
 
 
 def rank_aggregate(columns: Sequence[Sequence[float]]) -> list[float]:

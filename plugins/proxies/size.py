@@ -11,6 +11,7 @@ class Params:
     name = "params"
     description = "parameter count"
     needs = frozenset()
+    role = "params"
 
     def score(self, network, batch, *, seed):
         return network.sized_params
@@ -20,6 +21,7 @@ class Flops:
     name = "flops"
     description = "multiply-accumulates of one sample (conv, linear, matmul)"
     needs = frozenset()
+    role = "flops"
 
     def score(self, network, batch, *, seed):
         return network.sized_ir.flops

@@ -5,10 +5,9 @@
 network's settings (Definitions 3.4-3.5).
 """
 
-from swapfw import hookimpl
-from swapfw.errors import SwapfwError
-from swapfw.scoring.regularise import size_factor
-from swapfw.scoring.network import measure_patterns
+from swapfw import SwapfwError, hookimpl
+from swapfw.plugin_api import size_factor
+from swapfw.plugin_api import measure_patterns
 
 
 def _patterns(network, batch, seed):
@@ -19,6 +18,7 @@ class SwapScore:
     name = "swap"
     description = "distinct sample-wise activation patterns (SWAP-Score)"
     needs = frozenset({"patterns"})
+    role = "swap"
 
     def score(self, network, batch, *, seed):
         return _patterns(network, batch, seed).swap
@@ -28,6 +28,7 @@ class StandardPatterns:
     name = "patterns"
     description = "distinct whole-network activation patterns among the samples, |A|"
     needs = frozenset({"patterns"})
+    role = "patterns"
 
     def score(self, network, batch, *, seed):
         return _patterns(network, batch, seed).standard_patterns
@@ -36,8 +37,10 @@ class StandardPatterns:
 class RegularisedSwap:
     name = "regswap"
     description = "SWAP x exp(-((params in M - mu)^2 / sigma))"
-    needs = frozenset({"patterns"})
+    needs = frozenset({"patterns", "regularisation"})
     derived_from = ("swap", "params")
+    role = "regularised"
+    default = True
 
     def combine(self, values, settings):
         mu, sigma = settings.get("mu"), settings.get("sigma")

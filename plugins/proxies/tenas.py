@@ -47,11 +47,11 @@ import torch
 import torch.nn as nn
 
 from swapfw import hookimpl
-from swapfw.patterns.engine import binarise
-from swapfw.errors import SwapfwError, is_out_of_memory
-from swapfw.scoring.fresh import finite_or_nan, fresh_for, fresh_probe, logits, model_dtype
-from swapfw.patterns.probe import Probe
-from swapfw.patterns.count import output_is_finite
+from swapfw.plugin_api import binarise
+from swapfw.plugin_api import SwapfwError, is_out_of_memory
+from swapfw.plugin_api import finite_or_nan, fresh_for, fresh_probe, logits, model_dtype
+from swapfw.plugin_api import Probe
+from swapfw.plugin_api import output_is_finite
 
 #: gradient entries (samples x parameters) held at once while building the kernel
 GRADIENT_BUDGET = 1 << 25

@@ -43,7 +43,7 @@ import torch
 from torch.func import functional_call, jacrev, vmap
 
 from swapfw import hookimpl
-from swapfw.scoring.fresh import chunks, finite_or_nan, fit_in_memory, fresh_for, logits
+from swapfw.plugin_api import chunks, finite_or_nan, fit_in_memory, fresh_for, logits
 
 
 MAX_WEIGHTS = 128

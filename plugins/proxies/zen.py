@@ -33,9 +33,9 @@ import torch
 import torch.nn as nn
 
 from swapfw import hookimpl
-from swapfw.errors import SwapfwError, is_out_of_memory
-from swapfw.scoring.fresh import finite_or_nan, fresh_for, fresh_probe, model_dtype
-from swapfw.patterns.probe import Probe, TapPoint
+from swapfw.plugin_api import SwapfwError, is_out_of_memory
+from swapfw.plugin_api import finite_or_nan, fresh_for, fresh_probe, model_dtype
+from swapfw.plugin_api import Probe, TapPoint
 
 ALPHA = 0.01  # mixup_gamma of the authors and NASLib
 _POOL_TYPES = ("avgpool", "mean")

@@ -31,10 +31,10 @@ import torch
 import torch.nn as nn
 
 from swapfw import hookimpl
-from swapfw.errors import SwapfwError
-from swapfw.scoring.fresh import (chunks, finite_or_nan, fit_in_memory, fresh_for, fresh_probe, labels, logits,
+from swapfw.plugin_api import SwapfwError
+from swapfw.plugin_api import (chunks, finite_or_nan, fit_in_memory, fresh_for, fresh_probe, labels, logits,
                           loss_gradients, model_dtype, part_loss, weighted_layers)
-from swapfw.patterns.probe import TapPoint
+from swapfw.plugin_api import TapPoint
 
 # Activations NASLib's nwot hooks: every module whose type name contains "ReLU".
 RELU_KINDS = frozenset({"relu", "relu6", "clip", "leaky_relu", "prelu"})

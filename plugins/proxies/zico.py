@@ -31,8 +31,8 @@ import torch
 import torch.nn as nn
 
 from swapfw import hookimpl
-from swapfw.errors import SwapfwError
-from swapfw.scoring.fresh import chunks, finite_or_nan, fresh_for, labels, loss_gradients, model_dtype, weighted_layers
+from swapfw.plugin_api import SwapfwError
+from swapfw.plugin_api import chunks, finite_or_nan, fresh_for, labels, loss_gradients, model_dtype, weighted_layers
 
 SPLITS = 2
 def split_gradients(model: nn.Module, layers: list[nn.Module], x: torch.Tensor, y: torch.Tensor,

@@ -79,8 +79,9 @@ class SwapNas(SwapNasPaper):
     seen, and a budget of cycles buys fewer distinct networks than random search would)."""
 
     name = "swap-nas"
-    description = "SWAP-NAS Algorithm 1, offspring drawn among architectures not scored yet (default)"
+    description = "SWAP-NAS Algorithm 1, offspring drawn among architectures not scored yet"
     fresh = True
+    default = True
 
 
 class AgingEvolution:

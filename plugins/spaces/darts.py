@@ -33,8 +33,8 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.operators import check_mutation_kind, check_sample_count, part_params
-from swapfw.scoring.presets import Preset
+from swapfw.plugin_api import check_mutation_kind, check_sample_count, part_params
+from swapfw.plugin_api import Preset
 
 #: DARTS ``PRIMITIVES``, in its order
 OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",

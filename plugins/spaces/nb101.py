@@ -33,8 +33,8 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.operators import check_mutation_kind, check_sample_count, part_params
-from swapfw.scoring.presets import Preset
+from swapfw.plugin_api import check_mutation_kind, check_sample_count, part_params
+from swapfw.plugin_api import Preset
 
 INPUT, OUTPUT = "input", "output"
 #: the benchmark's ``available_ops``, in its order (the canonical labelling depends on it)

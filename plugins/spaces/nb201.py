@@ -15,8 +15,8 @@ import random
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.operators import check_mutation_kind, check_sample_count, mutate_edge, part_params, uniform_crossover
-from swapfw.scoring.presets import Preset
+from swapfw.plugin_api import check_mutation_kind, check_sample_count, mutate_edge, part_params, uniform_crossover
+from swapfw.plugin_api import Preset
 
 #: the NB201 op set, in the benchmark's own order (its generation order depends on it)
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

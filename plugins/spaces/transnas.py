@@ -46,8 +46,8 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.operators import check_mutation_kind, check_sample_count, mutate_edge, part_params, uniform_crossover
-from swapfw.scoring.presets import Preset
+from swapfw.plugin_api import check_mutation_kind, check_sample_count, mutate_edge, part_params, uniform_crossover
+from swapfw.plugin_api import Preset
 
 BASE_CHANNELS = 64
 MICRO_SKELETON = "41414"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 from .. import contracts
@@ -32,7 +32,7 @@ def cores() -> int:
 class ExecutorSpec:
     """How the work is spread; never part of a score's key, since every executor gives the same values."""
 
-    name: str = "local"
+    name: str | None = None  # None: the executor that declares itself the default
     workers: int | None = None  # tasks at once (processes: worker processes; ray: CPUs of a local instance)
     threads: int | None = None  # torch threads per task; the same count on every executor gives bit-identical values
     address: str | None = None  # a cluster to join (ray: ADDR of ``ray start --head``)
@@ -44,11 +44,16 @@ class ExecutorSpec:
             if value is not None and value < 1:
                 raise SwapfwError(f"--{name} must be at least 1")
 
+    def resolved(self) -> "ExecutorSpec":
+        """The same spec with the default executor named where it names none."""
+        return self if self.name else replace(self, name=get_registry().default("executors"))
+
 
 @contextlib.contextmanager
 def open_pool(spec: ExecutorSpec):
     """The executor's pool for the length of a run, closed however the run ends."""
     spec.check()
+    spec = spec.resolved()
     entry = get_registry().entry("executors", spec.name)
     pool = call(entry, "open", spec)
     problems = contracts.check(contracts.Pool, pool)

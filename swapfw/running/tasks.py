@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from ..errors import error_line
+from ..plugins import adopt_worker_state
 from ..scoring.data import Batch, load_batch
 from .process import settle_process
 
@@ -35,6 +36,7 @@ class Task:
     binariser: str | None = None
     build_options: tuple[tuple[str, object], ...] = ()  # sorted items: hashable and picklable
     size_options: tuple[tuple[str, object], ...] | None = None  # the sized network's; None: the scored one
+    plugins: tuple = ()  # ``swapfw.plugins.worker_state()`` of the driver: the worker loads the same plugins
 
     def without(self, done) -> "Task":
         """The same task for the proxies not in ``done``."""
@@ -72,6 +74,11 @@ def run_task(task: Task) -> TaskResult:
 
     settle_process()  # once per process: heap reuse and a frozen GC (values are unchanged)
     result, tick = TaskResult(), time.perf_counter()
+    try:
+        adopt_worker_state(task.plugins)  # the driver's plugin selection and code-registered plugins
+    except Exception as exc:
+        result.errors = {p: error_line(exc) for p in task.proxies}
+        return result
     gpu = _gpu_of(task.device)
     if gpu is not None:
         torch.cuda.reset_peak_memory_stats(gpu)

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import SwapfwError
-from ..graph.importers import LoadedModel, load_model, resolve_input_shape, space_param_count
+from ..graph.importers import LoadedModel, load_model, parse_space_model, resolve_input_shape, space_params
 from ..graph.ir import ModelIR, build_ir
 from ..patterns.binding import Binding, KindRule, bind
 from ..patterns.count import count_patterns, count_recording_ir
@@ -36,6 +36,7 @@ class Network:
     memo: dict = field(default_factory=dict)  # results shared between proxies on the same batch
     binariser: str | None = None  # --binariser: serve every site it handles
     size_options: dict | None = None  # build options of the network params/flops describe; None: this one
+    build_options: dict = field(default_factory=dict)  # build options of this network (a SPACE:ARCH model's)
     built_ir: ModelIR | None = None  # the IR, once built (see ``ir``)
     recorded: Callable[[], ModelIR] | None = None  # makes the IR the first count recorded
 
@@ -62,23 +63,17 @@ class Network:
         """The instrumented model, built once: rewriting the fx graph costs more than a small forward."""
         return Probe(self.ir, self.binding.points)
 
-    @functools.cached_property
-    def _sized(self) -> LoadedModel:
-        """The network the protocol sizes (the one the user trains), on the meta device: its
-        parameters without allocating or initialising them."""
-        with torch.device("meta"):
-            return load_model(self.loaded.source, self.size_options)
-
     @property
     def sized_params(self) -> int:
-        """Parameters of the network the protocol sizes, for ``params`` and the regulariser: counted
-        by the space where it can (``count_params``), else from a build on the meta device."""
-        if self.size_options is None:  # not built yet: the hook route, whose IR counts the module's parameters
-            return self.built_ir.params if self.built_ir is not None else _params(self.loaded.module)
-        if "sized_ir" in self.__dict__:  # already built for its FLOPs: no second build
-            return self.sized_ir.params
-        counted = space_param_count(self.loaded.source, self.size_options)
-        return counted if counted is not None else _params(self._sized.module)
+        """Parameters of the network the protocol sizes, for ``params`` and the regulariser. A
+        SPACE:ARCH model takes the one route of every sized count (``graph.importers.space_params``:
+        this network where it is the sized one, else the space's count without building it);
+        another model counts its IR (an ONNX file's constant weights included)."""
+        in_space = parse_space_model(self.loaded.source) if self.loaded.origin == "space" else None
+        if in_space is not None:
+            return space_params(*in_space, self.build_options if self.size_options is None else self.size_options,
+                                built=self.loaded.module if self.size_options is None else None)
+        return self.built_ir.params if self.built_ir is not None else _params(self.loaded.module)
 
     @functools.cached_property
     def sized_ir(self) -> ModelIR:
@@ -140,7 +135,8 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
     settings = dict(settings or {}, init=init)
     if size_options is not None and loaded.origin != "space":
         raise SwapfwError("size options describe a search space's network: they apply to SPACE:ARCH models only")
-    return Network(loaded, dev, example, settings, binariser=binariser, size_options=size_options, built_ir=ir)
+    return Network(loaded, dev, example, settings, binariser=binariser, size_options=size_options,
+                   build_options=dict(build_options or {}), built_ir=ir)
 
 
 @contextlib.contextmanager
@@ -166,14 +162,6 @@ def _params(module: nn.Module) -> int:
 def _traced(loaded: LoadedModel) -> bool:
     """Trace with torch.fx unless the model's space says module hooks see every activation."""
     return not getattr(loaded.space, "module_activations", False)
-
-
-def space_of(model):
-    """The search space of a ``SPACE:ARCH`` model source, else None."""
-    if not isinstance(model, str) or model.lower().endswith(".onnx") or os.path.exists(model):
-        return None
-    prefix, sep, _ = model.partition(":")
-    return get_registry().entries["spaces"][prefix].obj if sep and prefix in get_registry().entries["spaces"] else None
 
 
 def _device(name: str) -> torch.device:

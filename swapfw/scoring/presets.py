@@ -16,6 +16,7 @@ network (``classes``, ``task``...) applies to the sized network too; one it does
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ..errors import SwapfwError
@@ -91,11 +92,12 @@ def resolve(space, name: str | None = None, *, build_options: dict | None = None
                     tuple(input_shape) if input_shape is not None else preset.input_shape)
 
 
-def describe(preset: Preset) -> str:
-    """One line: the fields a user can override, as options."""
-    parts = [f"--batch {preset.batch}", f"--repeats {preset.repeats}", f"--data {preset.data}"]
-    parts += [f"--space-option {k}={v}" for k, v in preset.build.items()]
-    if preset.size_build is not None:
-        built = ", ".join(f"{k}={v}" for k, v in preset.size_build.items()) or "the default build options"
+def describe(preset) -> str:
+    """One line: the fields a user can override, as options (a ``Preset`` or its fields as a dict)."""
+    fields = preset if isinstance(preset, dict) else dataclasses.asdict(preset)
+    parts = [f"--batch {fields['batch']}", f"--repeats {fields['repeats']}", f"--data {fields['data']}"]
+    parts += [f"--space-option {k}={v}" for k, v in fields["build"].items()]
+    if fields["size_build"] is not None:
+        built = ", ".join(f"{k}={v}" for k, v in fields["size_build"].items()) or "the default build options"
         parts.append(f"params, flops and regularisation of the network built with {built}")
     return ", ".join(parts)

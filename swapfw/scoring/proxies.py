@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass, field
 
 from .. import contracts
 from ..errors import PluginFailure, SwapfwError
@@ -50,6 +51,20 @@ def expand(names: list[str]) -> list[str]:
             more = [name]
         out += [n for n in more if n not in out]
     return out
+
+
+#: the roles whose proxies ``correlate`` compares when the user names none
+HEADLINE_ROLES = ("swap", "regularised", "params", "flops")
+
+
+def headline_proxies() -> list[str]:
+    """The proxies of the headline roles, in that order."""
+    return [role_proxy(role) for role in HEADLINE_ROLES]
+
+
+def role_proxy(role: str) -> str:
+    """The proxy that plays ``role`` (``swapfw.contracts.ROLES``): the core reads values by role, never by name."""
+    return get_registry().role(role)
 
 
 def is_population(name: str) -> bool:
@@ -93,49 +108,63 @@ def calibrated(derived: list[str]) -> list[str]:
     return [name for name in derived if reference_size(name)]
 
 
-def _settings(name: str, entry: Entry, mu, sigma, references: dict | None) -> dict:
-    settings = {"mu": mu, "sigma": sigma}
-    if getattr(entry.obj, "reference", None):
-        if not references or name not in references:
-            raise SwapfwError(f"proxy {name!r} compares each part with a reference sample of the space, which was "
-                              "not measured (score it through swapfw score, correlate or search)")
-        settings["reference"] = references[name]
-    return settings
+def needs_regularisation(names: list[str]) -> bool:
+    """True where a proxy among ``names`` or their parts reads mu and sigma (``needs`` regularisation)."""
+    measured, derived = proxy_plan(names)
+    return any("regularisation" in (getattr(proxy_entry(n).obj, "needs", None) or ()) for n in measured + derived)
 
 
-def combine(name: str, values: dict, mu, sigma, references: dict | None = None) -> float:
-    """A per-network derived proxy's value from its parts' values; NaN where a part is not finite.
+@dataclass
+class Derivation:
+    """What derived proxies read besides their parts: mu and sigma (numbers or None) and, per
+    calibrated proxy, each part's sorted values over the space's reference sample. Made once per
+    run by ``swapfw.studies.reference.derivation``, the same way for score, correlate and search."""
 
-    ``references[name][part]``: the sorted values of the part over the space's reference sample,
-    for a calibrated proxy.
-    """
+    mu: float | None = None
+    sigma: float | None = None
+    references: dict = field(default_factory=dict)
+
+    def settings(self, name: str, entry: Entry) -> dict:
+        """The ``settings`` a derived proxy's ``combine`` gets."""
+        settings = {"mu": self.mu, "sigma": self.sigma}
+        if getattr(entry.obj, "reference", None):
+            if name not in self.references:
+                raise SwapfwError(f"proxy {name!r} compares each part with a reference sample of the space, which was "
+                                  "not measured: score it through swapfw.score, correlate or search")
+            settings["reference"] = self.references[name]
+        return settings
+
+
+def combine(name: str, values: dict, derivation: Derivation) -> float:
+    """A per-network derived proxy's value from its parts' values; NaN where a part is not finite."""
     entry = proxy_entry(name)
     parts = {p: values[p] for p in entry.obj.derived_from}
     if any(not math.isfinite(v) for v in parts.values()):
         return math.nan
-    return float(call(entry, "combine", parts, _settings(name, entry, mu, sigma, references)))
+    return float(call(entry, "combine", parts, derivation.settings(name, entry)))
 
 
-def derive(values: dict, derived: list[str], mu, sigma, references: dict | None = None) -> dict:
+def derive(values: dict, derived: list[str], derivation: Derivation) -> dict:
     """One network's values with its per-network derived proxies added, parts first."""
     out = dict(values)
     for name in derived:
-        out[name] = combine(name, out, mu, sigma, references)
+        out[name] = combine(name, out, derivation)
     return out
 
 
-def combine_columns(name: str, columns: dict[str, list[float]], mu, sigma, references: dict | None = None) -> list[float]:
+def combine_columns(name: str, columns: dict[str, list[float]], derivation: Derivation) -> list[float]:
     """A derived proxy over many architectures: per network, or across them for population proxies."""
     entry = proxy_entry(name)
     parts = {p: columns[p] for p in entry.obj.derived_from}
     if getattr(entry.obj, "population", False):
-        out = [float(v) for v in call(entry, "combine_population", parts, {"mu": mu, "sigma": sigma})]
+        out = [float(v) for v in call(entry, "combine_population", parts,
+                                      {"mu": derivation.mu, "sigma": derivation.sigma})]
         if len(out) != len(next(iter(parts.values()))):
             raise SwapfwError(f"proxy {name!r} returned {len(out)} values for "
                               f"{len(next(iter(parts.values())))} architectures")
         return out
     rows = range(len(next(iter(parts.values()))))
-    return [combine(name, {p: parts[p][i] for p in parts}, mu, sigma, references) for i in rows]
+    return [combine(name, {p: parts[p][i] for p in parts}, derivation) for i in rows]
 
 
 def needs_targets(names: list[str]) -> list[str]:
@@ -155,10 +184,9 @@ def run_proxy(name: str, network, batch, seed: int) -> float:
     parts = getattr(entry.obj, "derived_from", None)
     if parts:
         values = {part: run_proxy(part, network, batch, seed) for part in parts}
-        settings = dict(network.settings)
-        if getattr(entry.obj, "reference", None):
-            settings["reference"] = _reference_for(name, network)
-        value = call(entry, "combine", values, settings)
+        derivation = network.settings.get("derivation") or Derivation()
+        settings = {k: v for k, v in network.settings.items() if k != "derivation"}
+        value = call(entry, "combine", values, {**settings, **derivation.settings(name, entry)})
     else:
         try:
             value = call(entry, "score", network, batch, seed=seed)
@@ -175,24 +203,3 @@ def run_proxy(name: str, network, batch, seed: int) -> float:
         raise SwapfwError(f"proxy {name!r} returned {value!r}, not a number") from None
 
 
-#: measures a calibrated proxy's reference sample for one network's protocol: fn(name, network)
-#: -> {part: sorted values} (scored with the reference seed, whatever the network's); set by
-#: ``swapfw.studies.reference`` (it needs the cache and an executor, which live downstream of scoring)
-_reference_provider = None
-
-
-def set_reference_provider(provider) -> None:
-    global _reference_provider
-    _reference_provider = provider
-
-
-def _reference_for(name: str, network) -> dict:
-    known = network.settings.get("references", {})
-    if name in known:
-        return known[name]
-    if _reference_provider is None:
-        raise SwapfwError(f"proxy {name!r} compares each part with a reference sample of the space; "
-                          "import swapfw.studies.reference to measure it")
-    known = network.settings.setdefault("references", {})
-    known[name] = _reference_provider(name, network)
-    return known[name]

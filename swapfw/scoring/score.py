@@ -1,8 +1,10 @@
-"""The library's main call: ``swapfw.score(model, ...)`` -> SWAP, regularised SWAP, |A|, size.
+"""One model scored: SWAP, regularised SWAP, |A|, size, and any proxies asked for.
 
-Every number comes from a proxy plugin (``swap``, ``patterns``, ``regswap``...) run on the
-prepared network, so a score here and the same proxy in ``correlate`` or ``search`` are one
-definition.
+Every number comes from a proxy plugin run on the prepared network, chosen by the role it
+declares (``swapfw.contracts.ROLES``), so a score here and the same proxy in ``correlate`` or
+``search`` are one definition. ``swapfw.score`` (``swapfw.api``) resolves ``--mu/--sigma auto``
+and calibrated proxies' reference samples first (``swapfw.studies.reference.derivation``) and
+hands them in as a ``Derivation``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from ..errors import SwapfwError
 from ..patterns.count import saturation_note
 from . import presets
 from .data import load_batch, token_spec
-from .network import measure_patterns, prepare, space_of
-from .proxies import combine, run_proxy
-from .regularise import parse_mu_sigma, resolve_mu_sigma
+from ..graph.importers import parse_space_model
+from ..plugins import get_registry
+from .network import measure_patterns, prepare
+from .proxies import Derivation, role_proxy, run_proxy
 
 
 @dataclass
@@ -52,21 +55,24 @@ class ScoreResult:
 
 
 def score(model, *, data: str | None = None, batch: int | None = None, input_shape=None, seed: int = 0,
-          device: str = "cpu", init: str = "random", mu=None, sigma=None, binariser: str | None = None,
-          proxies: tuple[str, ...] = (), build_options: dict | None = None, protocol: str | None = None,
-          repeats: int | None = None) -> ScoreResult:
+          device: str = "cpu", init: str = "random", derivation: Derivation | None = None,
+          binariser: str | None = None, proxies: tuple[str, ...] = (), build_options: dict | None = None,
+          protocol: str | None = None, repeats: int | None = None) -> ScoreResult:
     """Score a model: an .onnx path, ``package.module:callable``, ``SPACE:ARCH`` or an nn.Module.
 
     A ``SPACE:ARCH`` model is scored under one of its space's protocols (``protocol``, default
     the space's first); ``data``, ``batch``, ``repeats``, ``input_shape`` and ``build_options``
     override its fields. Other models default to 16 Gaussian samples and one initialisation.
+    ``derivation``: mu and sigma as numbers (regularised SWAP where both are given) and the
+    reference samples of calibrated proxies.
     """
     start = time.perf_counter()
-    mu, sigma = parse_mu_sigma(mu), parse_mu_sigma(sigma)
-    if (mu is None) != (sigma is None):
+    derivation = derivation or Derivation()
+    if (derivation.mu is None) != (derivation.sigma is None):
         raise SwapfwError("regularised SWAP needs both --mu and --sigma")
-    space = space_of(model)
-    if space is not None:
+    in_space = parse_space_model(model)
+    if in_space is not None:
+        space = get_registry().get("spaces", in_space[0])
         chosen = presets.resolve(space, protocol, build_options=build_options, batch=batch, repeats=repeats,
                                  data=data, input_shape=input_shape)
         build_options, size_options = chosen.build_options, chosen.size_options
@@ -78,31 +84,29 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
         batch, repeats, size_options = 16 if batch is None else batch, 1 if repeats is None else repeats, None
         if input_shape is None and data and data.startswith("tokens:") and token_spec(data)[1]:
             input_shape = (token_spec(data)[1],)
-    settings = {"repeats": repeats}
-    if space is not None:  # what a calibrated proxy's reference sample is scored under
-        settings["scoring"] = {"space": space.name, "protocol": protocol, "data": data, "batch": batch,
-                               "repeats": repeats, "build_options": build_options, "input_shape": input_shape,
-                               "binariser": binariser, "device": device}
+    settings = {"repeats": repeats, "mu": derivation.mu, "sigma": derivation.sigma, "derivation": derivation}
     network = prepare(model, input_shape=input_shape, init=init, seed=seed, device=device, binariser=binariser,
                       build_options=build_options, size_options=size_options, settings=settings)
     data = data_for(network.loaded, data)
-    mu, sigma = resolve_mu_sigma(mu, sigma, network.loaded.space, build_options if size_options is None else size_options)
-    network.settings.update(mu=mu, sigma=sigma)
     inputs = load_batch(data, batch, network.input_shape, seed)
-    counts = measure_patterns(network, inputs.inputs, seed=seed, repeats=repeats)
-    flops = network.sized_ir.flops  # first: params then come from the same build
-    params = network.sized_params
-    regswap = combine("regswap", {"swap": counts.swap, "params": params}, mu, sigma) if mu is not None else None
+
+    def value(role: str) -> float:
+        return run_proxy(role_proxy(role), network, inputs, seed)
+
+    swap, patterns = value("swap"), value("patterns")
+    flops, params = int(value("flops")), int(value("params"))
+    regswap = value("regularised") if derivation.mu is not None else None
     extra = {name: run_proxy(name, network, inputs, seed) for name in proxies}
-    note = "; ".join(filter(None, [*network.loaded.notes, network.ir.note, saturation_note([counts.swap], batch)]))
+    note = "; ".join(filter(None, [*network.loaded.notes, network.ir.note, saturation_note([swap], batch)]))
     return ScoreResult(
-        swap=counts.swap if repeats > 1 else int(counts.swap), regswap=regswap,
-        standard_patterns=counts.standard_patterns if repeats > 1 else int(counts.standard_patterns),
+        swap=swap if repeats > 1 else int(swap), regswap=regswap,
+        standard_patterns=patterns if repeats > 1 else int(patterns),
         params=params, flops=flops, activation_sites=len(network.ir.sites),
-        values=counts.values, samples=int(inputs.inputs.shape[0]), binarisers=network.binding.by_kind,
+        values=measure_patterns(network, inputs.inputs, seed=seed, repeats=repeats).values, samples=int(inputs.inputs.shape[0]), binarisers=network.binding.by_kind,
         unhandled_sites=network.binding.unhandled, seconds=time.perf_counter() - start, seed=seed,
-        mu=mu, sigma=sigma, input_shape=network.input_shape, data=inputs.source, device=str(network.device),
-        init=init, source=network.loaded.source, note=note, proxies=extra, protocol=protocol, repeats=repeats)
+        mu=derivation.mu, sigma=derivation.sigma, input_shape=network.input_shape, data=inputs.source,
+        device=str(network.device), init=init, source=network.loaded.source, note=note, proxies=extra,
+        protocol=protocol, repeats=repeats)
 
 
 def data_for(loaded, data: str | None) -> str:

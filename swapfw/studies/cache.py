@@ -1,7 +1,8 @@
 """A score cache in SQLite, so a rerun or a larger run reuses work and a killed run resumes.
 
 Keys are (space, arch, proxy, data, batch, seed, protocol, version): every setting that can
-change a value. A cache that SQLite cannot read is moved aside, reported and rebuilt.
+change a value, ``version`` naming swapfw's and the providing plugins' distributions and versions
+(``evaluate.provenance``). A cache that SQLite cannot read is moved aside, reported and rebuilt.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import time
 from pathlib import Path
 
 import click
-
-from ..version import __version__
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS scores (
     space TEXT, arch TEXT, proxy TEXT, data TEXT, batch INTEGER, seed INTEGER, protocol TEXT,
@@ -26,7 +25,7 @@ def default_path() -> Path:
 
 
 class ScoreCache:
-    """``get``/``put`` single values under a fixed (space, data, batch, protocol) context."""
+    """``get``/``put`` single values by their whole key, provenance last."""
 
     def __init__(self, path: str | os.PathLike | None):
         self.path = Path(path) if path else default_path()
@@ -49,14 +48,14 @@ class ScoreCache:
     def get(self, key: tuple) -> float | None:
         row = self._db.execute(
             "SELECT value FROM scores WHERE space=? AND arch=? AND proxy=? AND data=? AND batch=? AND seed=? "
-            "AND protocol=? AND version=?", (*key, __version__)).fetchone()
+            "AND protocol=? AND version=?", key).fetchone()
         if row is None:
             return None
         return float("nan") if row[0] is None else float(row[0])
 
     def put(self, key: tuple, value: float) -> None:
         stored = None if value != value else value  # SQLite has no NaN
-        self._db.execute("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*key, __version__, stored))
+        self._db.execute("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*key, stored))
 
     def commit(self) -> None:
         self._db.commit()

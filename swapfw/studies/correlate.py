@@ -19,8 +19,8 @@ from ..errors import SwapfwError
 from ..patterns.count import saturation_note
 from ..plugins import get_space
 from ..running.executors import ExecutorSpec, open_pool
-from ..scoring.proxies import combine_columns, expand, proxy_plan
-from ..scoring.regularise import fill_auto, parse_mu_sigma
+from ..scoring.proxies import combine_columns, expand, headline_proxies, proxy_plan, role_proxy
+from ..scoring.regularise import parse_mu_sigma
 from ..version import __version__
 from . import reference
 from .cache import ScoreCache
@@ -34,7 +34,7 @@ class CorrelateSettings(ScoringSettings):
 
     truth: str
     metric: str
-    proxies: list[str]
+    proxies: list[str] | None = None  # None: the proxies of the headline roles (swap, regularised, params, flops)
     samples: int = 1000
     seeds: list[int] = field(default_factory=lambda: [0])
     arch_column: str | None = None
@@ -64,13 +64,13 @@ class Correlation:
     """A checked correlation job: everything that can be wrong with the settings fails here."""
 
     def __init__(self, settings: CorrelateSettings):
-        settings.proxies = expand(settings.proxies)
-        settings = self.settings = resolve(settings)
+        settings = self.settings = resolve(replace(settings, proxies=expand(settings.proxies or headline_proxies())))
         self.space = get_space(settings.space, settings.build_options)
         self.truth = load_truth(settings.truth, settings.metric, self.space, settings.arch_column,
                                 settings.arch_format)
         self.measured, self.derived = proxy_plan(settings.proxies)
         self.mu, self.sigma = parse_mu_sigma(settings.mu), parse_mu_sigma(settings.sigma)
+        self.swap = role_proxy("swap")  # its values say whether patterns saturated
         self.samples = {seed: _choose(self.truth, settings.samples, seed) for seed in settings.seeds}
 
     @property
@@ -78,28 +78,33 @@ class Correlation:
         return sum(len(archs) for archs in self.samples.values())
 
     def run(self, progress=None, executor: ExecutorSpec | None = None) -> dict:
-        """Score, then correlate; ``progress(n)`` is called after each architecture scored.
+        """Score, then correlate; ``progress(0, total, label)`` once the work starts, ``progress(1,
+        total, label)`` after each of the ``total`` architectures is scored.
 
         Each seed's architectures go to the executor's pool as one batch; what failed twice is
         NaN in the scores and listed under ``failed``.
         """
         settings, start = self.settings, time.perf_counter()
-        spec = replace(executor or ExecutorSpec(), device=settings.device)
+        spec = replace(executor or ExecutorSpec(), device=settings.device).resolved()
         cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
         per_seed, seconds, cached, failed = [], {}, 0, []
         memory = {"peak_process_rss_mb": 0.0, "peak_task_gpu_mb": 0.0}
         try:
             with open_pool(spec) as pool:
+                label = f"{settings.space} vs {settings.metric}"
+                if progress:
+                    progress(0, self.total, label)
+                derivation = reference.derivation(settings, settings.proxies, self.mu, self.sigma, cache, pool)
                 for seed, archs in self.samples.items():
                     scorer = Scorer(settings, settings.proxies, seed, cache, pool)
-                    measured, _ = scorer.measure_many(archs, (lambda _arch: progress(1)) if progress else None)
+                    measured, _ = scorer.measure_many(archs, (lambda _arch: progress(1, self.total, label)) if progress else None)
                     values = {p: [measured[a][p] for a in archs] for p in self.measured}
                     cached += scorer.cached
                     for proxy, spent in scorer.seconds.items():
                         seconds[proxy] = seconds.get(proxy, 0.0) + spent
                     failed += [{"seed": seed, **asdict(f)} for f in scorer.failures]
                     memory = {k: max(v, scorer.memory[k]) for k, v in memory.items()}
-                    per_seed.append(self._correlate_seed(seed, archs, values, cache, pool))
+                    per_seed.append(self._correlate_seed(seed, archs, values, derivation))
                 workers = pool.workers
         finally:
             cache.close()
@@ -112,16 +117,14 @@ class Correlation:
                                    f"them), e.g. {failed[0]['arch']} {failed[0]['proxy']}: {failed[0]['error']}")
         return report
 
-    def _correlate_seed(self, seed: int, archs: list[str], values: dict, cache, pool) -> dict:
+    def _correlate_seed(self, seed: int, archs: list[str], values: dict, derivation) -> dict:
         """Derived proxies from measured ones, then the correlations; truth is read only here."""
-        mu, sigma = _regularisation(self.mu, self.sigma, values.get("params"), self.derived)
-        references = reference.measure(self.settings, self.derived, cache, pool, mu, sigma)
         for name in self.derived:
-            values[name] = combine_columns(name, values, mu, sigma, references)
+            values[name] = combine_columns(name, values, derivation)
         targets = [self.truth.values[a] for a in archs]
         names = self.settings.proxies
-        swaps = [v for v in values.get("swap", []) if math.isfinite(v)]
-        return {"seed": seed, "mu": mu, "sigma": sigma, "archs": archs, "truth": targets,
+        swaps = [v for v in values.get(self.swap, []) if math.isfinite(v)]
+        return {"seed": seed, "mu": derivation.mu, "sigma": derivation.sigma, "archs": archs, "truth": targets,
                 "swap_max": max(swaps, default=0.0),
                 "scores": {p: values[p] for p in names},
                 "correlations": {p: _correlations(values[p], targets) for p in names}}
@@ -130,13 +133,6 @@ class Correlation:
 def correlate(settings: CorrelateSettings, progress=None, executor: ExecutorSpec | None = None) -> dict:
     """Check the settings, score every sampled architecture and correlate with the truth."""
     return Correlation(settings).run(progress, executor)
-
-
-def _regularisation(mu, sigma, sizes, derived) -> tuple[float | None, float | None]:
-    """Numbers as given; 'auto' from the sizes of the sampled architectures (never ground truth)."""
-    if not derived or sizes is None:  # no derived proxy here reads mu/sigma without params
-        return None, None
-    return fill_auto(mu, sigma, lambda: [int(s) for s in sizes])
 
 
 def _report(settings: CorrelateSettings, truth: Truth, per_seed: list[dict], seconds: dict, cached: int,

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from ..errors import SwapfwError
 from ..graph.importers import space_input_shape
-from ..plugins import get_registry, get_space
+from ..plugins import get_registry, get_space, worker_state
 from ..running.executors import Failure, dispatch
 from ..running.tasks import Task, TaskResult, task_batch
 from ..scoring import presets
-from ..scoring.proxies import needs_targets, proxy_plan
+from ..scoring.proxies import needs_targets, proxy_entry, proxy_plan
+from ..version import __version__
 
 
 @dataclass
@@ -62,6 +63,18 @@ def resolve(settings):
                                input_shape=resolved.input_shape, size_options=resolved.size_options)
 
 
+def provenance(settings, proxy: str) -> str:
+    """Who computed a value: swapfw's version and the distributions (with versions) of the proxy,
+    the space and a binariser named with ``--binariser``, so upgrading any of them never serves a
+    value the old one computed (part of every cache key)."""
+    registry = get_registry()
+    parts = [f"swapfw {__version__}", proxy_entry(proxy).distribution,
+             registry.entry("spaces", settings.space).distribution]
+    if settings.binariser:
+        parts.append(registry.entry("binarisers", settings.binariser).distribution)
+    return "; ".join(parts)
+
+
 def protocol_key(settings) -> str:
     """Every setting besides space/arch/proxy/data/batch/seed that changes a score."""
     return json.dumps({"protocol": settings.protocol, "repeats": settings.repeats, "build": settings.build_options,
@@ -98,6 +111,8 @@ class Scorer:
         self.shape = tuple(settings.input_shape or space_input_shape(space, settings.build_options))
         self.batch = task_batch(settings.data, settings.batch, self.shape, seed)
         self.protocol = protocol_key(settings)
+        self.provenance = {proxy: provenance(settings, proxy) for proxy in self.measured}
+        self.plugins = worker_state()  # what a worker must load: the same plugins as this process
         unlabelled = needs_targets(self.measured) if self.batch.targets is None else []
         if unlabelled:
             raise SwapfwError(f"{', '.join(unlabelled)} need labelled data: use --data cifar10:PATH "
@@ -116,13 +131,13 @@ class Scorer:
 
     def _key(self, arch: str, proxy: str) -> tuple:
         s = self.settings
-        return (s.space, arch, proxy, self.batch.source, s.batch, self.seed, self.protocol)
+        return (s.space, arch, proxy, self.batch.source, s.batch, self.seed, self.protocol, self.provenance[proxy])
 
     def _task(self, arch: str, proxies: list[str]) -> Task:
         s = self.settings
         return Task(s.space, arch, tuple(proxies), s.data, s.batch, self.seed, self.shape, s.device, s.repeats,
                     s.binariser, tuple(sorted(s.build_options.items())),
-                    None if s.size_options is None else tuple(sorted(s.size_options.items())))
+                    None if s.size_options is None else tuple(sorted(s.size_options.items())), self.plugins)
 
     def measure(self, arch: str) -> dict[str, float]:
         return self.measure_many([arch])[0][arch]

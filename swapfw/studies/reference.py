@@ -1,49 +1,62 @@
-"""Reference samples: what a calibrated proxy compares each architecture's parts with.
+"""The space's reference sample: what ``auto`` mu/sigma and calibrated proxies compare with.
 
-A calibrated proxy (``calibrated:A+B``) turns each part into its quantile among the part's values
-over a reference sample of the space (``reference`` architectures drawn with REFERENCE_SEED),
-scored under the same protocol as the architecture itself, with REFERENCE_SEED as the scoring seed
-too: one architecture has one score in ``score``, ``correlate`` and ``search`` alike, and the
-sample is scored once per protocol, then reused by every run and seed. The sample is drawn from
-the space alone (never from ground truth) and its values come from, and go to, the score cache
-like any other.
+One sample per space and protocol: ``REFERENCE_ARCHS`` architectures drawn with
+``REFERENCE_SEED`` from the space alone (never from ground truth), the first of them sized for
+``--mu/--sigma auto`` (the paper's rule: the size distribution of 1,000 randomly sampled
+architectures, ``regularise.auto_mu_sigma``) and as many as a calibrated proxy declares
+(``reference``) scored for it, under the same protocol, with ``REFERENCE_SEED`` as the scoring
+seed too. ``derivation`` makes what derived proxies read from it, once per run, for ``score``,
+``correlate`` and ``search`` alike, so one architecture has one regularised SWAP and one
+calibrated score in every command. Values come from, and go to, the score cache like any other.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 from ..errors import SwapfwError
+from ..graph.importers import space_params
 from ..plugins import get_space
-from ..running.executors import ExecutorSpec, open_pool
 from ..scoring import regularise
-from ..scoring.proxies import calibrated, derive, parts_of, proxy_plan, reference_size, set_reference_provider
-from .cache import ScoreCache
-from .evaluate import Scorer, ScoringSettings
+from ..scoring.proxies import (Derivation, calibrated, derive, needs_regularisation, parts_of, proxy_plan,
+                               reference_size, role_proxy)
+from .evaluate import Scorer, resolve
 
-#: the seed the reference architectures are sampled with (a fixed, documented choice)
+#: the seed the reference architectures are sampled (and scored) with: a fixed, documented choice
 REFERENCE_SEED = 0
+#: the reference architectures whose sizes ``--mu/--sigma auto`` read
+AUTO_SAMPLES = 1000
 
 
 def reference_archs(space, count: int) -> list[str]:
+    """The first ``count`` architectures of the space's reference sample."""
     return [space.canonical(arch) for arch in space.sample(count, REFERENCE_SEED)]
 
 
 def sizes(settings, cache, pool) -> list[int]:
-    """The parameter counts ``--mu/--sigma auto`` read: the ``params`` proxy (the sized network's
-    count) over the first AUTO_SAMPLES reference architectures, the architectures
-    ``swapfw score --mu auto`` samples. A space that counts parameters without building
-    (``count_params``) is counted here directly; otherwise each is a ``params`` task through the
-    executor and the score cache, so a search pays for them once."""
-    space = get_space(settings.space, settings.build_options)
-    archs = reference_archs(space, regularise.AUTO_SAMPLES)
-    if hasattr(space, "count_params"):  # counted here in well under a second: no task, nothing to cache
-        sized = get_space(settings.space, settings.sized_options())
-        return [regularise.space_params(sized, arch, settings.sized_options()) for arch in archs]
-    scorer = Scorer(settings, ["params"], REFERENCE_SEED, cache, pool)
-    measured, _ = scorer.measure_many(archs)
-    counts = [values["params"] for values in measured.values()]
-    return [int(v) for v in counts if math.isfinite(v)]
+    """The parameter counts ``--mu/--sigma auto`` read: the sized network of each of the first
+    AUTO_SAMPLES reference architectures, through the one route of every sized count
+    (``graph.importers.space_params``). A space that counts without building is counted here
+    (well under a second); another is sized by tasks of the ``params`` role's proxy through the
+    executor and the score cache, so a search pays for them once. Kept per process."""
+    settings = resolve(settings)
+    key = (settings.space, json.dumps(settings.build_options, sort_keys=True, default=repr),
+           json.dumps(settings.sized_options(), sort_keys=True, default=repr), AUTO_SAMPLES)
+    if key not in _sizes:
+        space = get_space(settings.space, settings.build_options)
+        archs = reference_archs(space, AUTO_SAMPLES)
+        if hasattr(get_space(settings.space, settings.sized_options()), "count_params"):
+            _sizes[key] = [space_params(settings.space, arch, settings.sized_options()) for arch in archs]
+        else:
+            scorer = Scorer(settings, [role_proxy("params")], REFERENCE_SEED, cache, pool)
+            measured, _ = scorer.measure_many(archs)
+            counts = [values[role_proxy("params")] for values in measured.values()]
+            _sizes[key] = [int(v) for v in counts if math.isfinite(v)]
+    return _sizes[key]
+
+
+_sizes: dict[tuple, list[int]] = {}
 
 
 def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dict[str, list[float]]]:
@@ -57,7 +70,7 @@ def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dic
             raise SwapfwError(f"proxy {name!r} calibrates a part that is calibrated itself ({', '.join(calibrated(nested))})")
         scorer = Scorer(settings, list(parts), REFERENCE_SEED, cache, pool)
         measured, _ = scorer.measure_many(reference_archs(space, reference_size(name)))
-        rows = [derive(values, scorer.derived, mu, sigma) for values in measured.values()]
+        rows = [derive(values, scorer.derived, Derivation(mu, sigma)) for values in measured.values()]
         references[name] = {part: sorted(v for v in (row[part] for row in rows) if math.isfinite(v)) for part in parts}
         empty = [part for part, values in references[name].items() if not values]
         if empty:
@@ -65,20 +78,15 @@ def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dic
     return references
 
 
-def _provide(name: str, network) -> dict[str, list[float]]:
-    """The reference of ``name`` for a network that ``swapfw.score`` prepared (SPACE:ARCH models only)."""
-    scoring = network.settings.get("scoring")
-    if scoring is None:
-        raise SwapfwError(f"proxy {name!r} compares a network with a reference sample of its search space: "
-                          "score a SPACE:ARCH model")
-    settings = ScoringSettings(**scoring)
-    cache = ScoreCache(None)
-    try:
-        with open_pool(ExecutorSpec(device=settings.device)) as pool:
-            return measure(settings, [name], cache, pool, network.settings.get("mu"),
-                           network.settings.get("sigma"))[name]
-    finally:
-        cache.close()
-
-
-set_reference_provider(_provide)
+def derivation(settings, names: list[str], mu, sigma, cache, pool) -> Derivation:
+    """What the derived proxies among ``names`` (and their parts) read: mu and sigma, ``auto``
+    replaced by the reference sizes' rule where a proxy needs regularisation (else None), and the
+    reference samples of calibrated proxies."""
+    mu, sigma = regularise.parse_mu_sigma(mu), regularise.parse_mu_sigma(sigma)
+    if not needs_regularisation(names):
+        mu = sigma = None
+    elif mu is None or sigma is None:
+        raise SwapfwError("regularised SWAP needs both --mu and --sigma (numbers, or auto)")
+    mu, sigma = regularise.fill_auto(mu, sigma, lambda: sizes(settings, cache, pool))
+    _, derived = proxy_plan(names)
+    return Derivation(mu, sigma, measure(settings, derived, cache, pool, mu, sigma))

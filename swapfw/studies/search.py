@@ -16,34 +16,34 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..errors import SwapfwError
+from ..graph.importers import space_params
 from ..patterns.count import saturation_note
 from ..plugins import call, get_registry, get_space
 from ..running.executors import ExecutorSpec, open_pool
-from ..scoring.proxies import derive, is_population
-from ..scoring.regularise import fill_auto, parse_mu_sigma, space_params
+from ..scoring.proxies import derive, is_population, role_proxy
 from . import reference
 from .cache import ScoreCache
 from .evaluate import NoCache, Scorer, ScoringSettings, resolve
 from .truth import load_truth
 
-
-#: the search proxy of a space that names none
-DEFAULT_PROXY = "regswap"
+#: cycles of a search given neither --cycles nor --budget
+DEFAULT_CYCLES = 50
 
 
 def default_proxy(space) -> str:
-    """The proxy a search of ``space`` scores with when none is given."""
-    return getattr(space, "search_proxy", None) or DEFAULT_PROXY
+    """The proxy a search of ``space`` scores with when none is given: the space's ``search_proxy``,
+    else the proxy that declares itself the default."""
+    return getattr(space, "search_proxy", None) or get_registry().default("proxies")
 
 
 @dataclass(kw_only=True)
 class SearchSettings(ScoringSettings):
     """A scoring protocol (space, data, batch, ...) plus the searcher, its proxy and its options."""
 
-    searcher: str = "swap-nas"
-    proxy: str | None = None  # None: the space's search_proxy, else DEFAULT_PROXY
+    searcher: str | None = None  # None: the searcher that declares itself the default
+    proxy: str | None = None  # None: the space's search_proxy, else the default proxy
     population: int = 20
-    cycles: int | None = 50  # None: as many as the budget allows (needs a budget)
+    cycles: int | None = None  # None: as many as the budget allows, or DEFAULT_CYCLES without a budget
     sample_size: int = 5
     mutations: int = 4
     crossover_prob: float = 0.5
@@ -89,11 +89,8 @@ class Evaluator:
     def __init__(self, settings: SearchSettings, space, cache, pool):
         self.settings, self.space = settings, space
         self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache, pool)
-        self.mu, self.sigma = (fill_auto(parse_mu_sigma(settings.mu), parse_mu_sigma(settings.sigma),
-                                         lambda: reference.sizes(settings, cache, pool))
-                               if self.scorer.derived else (None, None))
-        self.references = reference.measure(settings, self.scorer.derived, cache, pool,
-                                            self.mu, self.sigma)
+        self.derivation = reference.derivation(settings, [settings.proxy], settings.mu, settings.sigma, cache, pool)
+        self.mu, self.sigma = self.derivation.mu, self.derivation.sigma
         self.seen: dict[str, tuple[float, dict]] = {}
         self.replaying: set[str] = set()  # restored scores not yet met again in the replay
         self.evaluations = self.cached = self.repeated = 0
@@ -154,7 +151,7 @@ class Evaluator:
         for arch in archs:
             self.evaluations += arch in computed
             self.cached += arch not in computed
-            values = derive(measured[arch], self.scorer.derived, self.mu, self.sigma, self.references)
+            values = derive(measured[arch], self.scorer.derived, self.derivation)
             score = -math.inf if arch in failed else values[self.settings.proxy]  # never chosen
             self.seen[arch] = (score, values)
             if self.best is None or score > self.best[1]:
@@ -163,9 +160,9 @@ class Evaluator:
     def params(self, arch: str) -> int:
         """The parameter count of the network the protocol sizes (the one the user trains)."""
         values = self.seen[self.space.canonical(arch)][1]
-        if "params" in values:
-            return int(values["params"])
-        return space_params(self.space, arch, self.settings.sized_options())
+        if role_proxy("params") in values:
+            return int(values[role_proxy("params")])
+        return space_params(self.settings.space, self.space.canonical(arch), self.settings.sized_options())
 
 
 class Checkpoint:
@@ -199,14 +196,17 @@ class Checkpoint:
 
 
 def _notes(evaluate: Evaluator, samples: int) -> list[str]:
-    swaps = [values["swap"] for _, values in evaluate.seen.values() if "swap" in values]
+    swap = role_proxy("swap")
+    swaps = [values[swap] for _, values in evaluate.seen.values() if swap in values]
     note = saturation_note(swaps, samples)
     return [note] if note else []
 
 
 def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str | None] | None = None,
            checkpoint: str | None = None, executor: ExecutorSpec | None = None) -> dict:
-    """Run the searcher; ``progress(0)`` once the settings are checked, ``progress(n)`` after each cycle.
+    """Run the searcher; ``progress(0, total, label)`` once the settings are checked, ``progress(n,
+    total, label)`` after each cycle (``total``: cycles, or the budget's architectures when no cycles
+    are set).
     ``truth`` = (file, metric[, arch column[, arch format]]).
 
     The initial population and each cycle's offspring go to the executor as one batch each.
@@ -214,19 +214,22 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     settings = resolve(settings)
     registry = get_registry()
     space = get_space(settings.space, settings.build_options)
-    if settings.proxy is None:
-        settings = replace(settings, proxy=default_proxy(space))
+    settings = replace(settings, proxy=settings.proxy or default_proxy(space),
+                       searcher=settings.searcher or registry.default("searchers"),
+                       cycles=DEFAULT_CYCLES if settings.cycles is None and settings.budget is None else settings.cycles)
     settings.check()
     entry = registry.entry("searchers", settings.searcher)
     table = load_truth(*truth[:2], space, *truth[2:]) if truth else None  # fail early on a bad file
-    spec = replace(executor or ExecutorSpec(), device=settings.device)
+    spec = replace(executor or ExecutorSpec(), device=settings.device).resolved()
     cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
     start = time.perf_counter()
     history: list[float] = []
     saver = Checkpoint(checkpoint, settings) if checkpoint else None
     state = saver.load() if saver else None
+    total = settings.cycles if settings.cycles is not None else settings.budget
+    label = f"{settings.searcher} on {settings.space}"
     if progress:
-        progress(0)  # settings accepted: the work starts
+        progress(0, total, label)  # settings accepted: the work starts
     try:
         with open_pool(spec) as pool:
             evaluate = Evaluator(settings, space, cache, pool)
@@ -241,7 +244,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
                 if saver:
                     saver.save(evaluate, history)
                 if progress:
-                    progress(1 if settings.cycles is not None else len(evaluate.seen) - shown[0])
+                    progress(1 if settings.cycles is not None else len(evaluate.seen) - shown[0], total, label)
                     shown[0] = len(evaluate.seen)
                 stall["cycles"] = 0 if evaluate.met > stall["met"] else stall["cycles"] + 1
                 stall["met"] = evaluate.met

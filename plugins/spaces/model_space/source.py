@@ -15,7 +15,7 @@ import torch.fx
 import torch.nn as nn
 
 from swapfw import SwapfwError
-from swapfw.errors import error_line
+from swapfw.plugin_api import error_line
 
 #: layer classes (and their subclasses) kept as one call_module node
 LEAVES = (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm,
@@ -42,7 +42,7 @@ class Template:
 
 def load_template(source: str, input_shape: tuple[int, ...] | None) -> Template:
     """Load ``source`` (``PATH.onnx`` or ``package.module:callable``, as ``swapfw score`` takes) and trace it."""
-    from swapfw.graph.importers import load_model, resolve_input_shape
+    from swapfw.plugin_api import load_model, resolve_input_shape
 
     if source.partition(":")[0] == "model":
         raise SwapfwError("a model space cannot be derived from another model-space architecture; "

@@ -11,7 +11,7 @@ import random
 import warnings
 
 from swapfw import SwapfwError
-from swapfw.operators import check_mutation_kind, check_sample_count, uniform_crossover
+from swapfw.plugin_api import check_mutation_kind, check_sample_count, uniform_crossover
 
 from . import choices, encoding, variant
 from .choices import ACTIVATIONS, KERNELS, KINDS, RATIOS
@@ -99,7 +99,7 @@ class ModelSpace:
     description = "variants of your own ONNX or torch model: widths, kernel sizes, depth, activations"
 
     def __init__(self, source: str, template, config: dict):
-        from swapfw.graph.ir import build_ir
+        from swapfw.plugin_api import build_ir
 
         self.source, self.template, self.config = source, template, config
         self.input_shape = template.input_shape

@@ -34,7 +34,7 @@ import torch
 import torch.fx
 import torch.nn as nn
 
-from swapfw.errors import error_line
+from swapfw.plugin_api import error_line
 
 from .source import Template, get_attr, shapes
 

@@ -57,6 +57,15 @@ def example_inputs(shape: tuple[int, ...], samples: int, seed: int, dtype: str =
     return torch.randn((samples, *shape), generator=generator)
 
 
+def parse_space_model(source) -> tuple[str, str] | None:
+    """``(space, arch)`` of a ``SPACE:ARCH`` model source; None for a file, ``package.module:callable``
+    or a module. The one place that reads the form."""
+    if not isinstance(source, str) or source.lower().endswith(".onnx") or os.path.exists(source):
+        return None
+    prefix, sep, arch = source.partition(":")
+    return (prefix, arch) if sep and prefix in get_registry().entries["spaces"] else None
+
+
 def load_model(source: str | nn.Module, build_options: dict | None = None) -> LoadedModel:
     """Resolve a model source string (or pass an nn.Module through).
 
@@ -73,36 +82,47 @@ def load_model(source: str | nn.Module, build_options: dict | None = None) -> Lo
         spec = imported.input
         return LoadedModel(imported.module, spec.shape, source, "onnx", input_dtype=spec.dtype, vocab=spec.vocab,
                            fixed_batch=imported.fixed_batch, notes=imported.notes)
-    if build_options:
-        prefix = source.partition(":")[0]
-        if prefix not in get_registry().entries["spaces"]:
-            raise SwapfwError(f"build options ({', '.join(build_options)}) apply to SPACE:ARCH models only")
-    prefix, sep, rest = source.partition(":")
-    if not sep:
-        raise SwapfwError(f"{source!r} is not a file, and not of the form package.module:callable or SPACE:ARCH")
-    registry = get_registry()
-    if prefix in registry.entries["spaces"]:
-        space = get_space(prefix, build_options)
-        module = call(replace(registry.entry("spaces", prefix), obj=space), "build", rest, **(build_options or {}))
+    in_space = parse_space_model(source)
+    if build_options and in_space is None:
+        raise SwapfwError(f"build options ({', '.join(build_options)}) apply to SPACE:ARCH models only")
+    if in_space is not None:
+        name, arch = in_space
+        space = get_space(name, build_options)
+        module = call(replace(get_registry().entry("spaces", name), obj=space), "build", arch, **(build_options or {}))
         # a space's networks take any resolution (global pooling): its shape is a default, not a constraint
         return LoadedModel(module, None, source, "space", space, space_input_shape(space, build_options))
+    if ":" not in source:
+        raise SwapfwError(f"{source!r} is not a file, and not of the form package.module:callable or SPACE:ARCH")
     from .python import load_callable
 
     return LoadedModel(load_callable(source), None, source, "python")
 
 
-def space_param_count(source: str, build_options: dict | None = None) -> int | None:
-    """The parameters of ``load_model(source, build_options)`` as its space counts them without
-    building (``count_params``), or None where ``source`` is no SPACE:ARCH or the space cannot."""
-    prefix, sep, rest = source.partition(":") if isinstance(source, str) else ("", "", "")
-    registry = get_registry()
-    if not sep or prefix not in registry.entries["spaces"]:
-        return None
-    space = get_space(prefix, build_options)
-    if not hasattr(space, "count_params"):
-        return None
-    return int(call(replace(registry.entry("spaces", prefix), obj=space), "count_params", rest,
-                    **(build_options or {})))
+def space_params(name: str, arch: str, options: dict | None = None, built: nn.Module | None = None) -> int:
+    """The parameter count of ``NAME:ARCH`` built with ``options``: the one route every sized count
+    takes (``params``, the regulariser, ``--mu auto``'s reference sizes, a search's best).
+
+    ``built``: that network, where it exists already (its parameters are counted). Otherwise the
+    space's own count where it has one (``count_params``: no build), else a build on the meta
+    device (shapes only: no memory, no initialisation), else a real build where the builder
+    cannot run on meta."""
+    if built is not None:
+        return _params(built)
+    options = dict(options or {})
+    entry = replace(get_registry().entry("spaces", name), obj=get_space(name, options))
+    if hasattr(entry.obj, "count_params"):
+        return int(call(entry, "count_params", arch, **options))
+    try:
+        with torch.device("meta"):
+            return _params(entry.obj.build(arch, **options))
+    except SwapfwError:
+        raise
+    except Exception:  # a builder that cannot run on meta: build for real (its own errors named by call)
+        return _params(call(entry, "build", arch, **options))
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 def space_input_shape(space, build_options: dict | None = None) -> tuple[int, ...]:
