@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from .errors import SwapfwError, error_line, is_out_of_memory
+from .errors import OptionError, SwapfwError, error_line, is_out_of_memory
 
 
 def _api():
@@ -406,7 +406,7 @@ def main(argv=None):
         sys.exit(exc.exit_code)
     except SwapfwError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, OptionError) else 1)
     except Exception as exc:
         if os.environ.get("SWAPFW_DEBUG"):
             raise

@@ -5,6 +5,10 @@ class SwapfwError(Exception):
     """An error the user can act on; the CLI prints its message alone and exits with 1."""
 
 
+class OptionError(SwapfwError):
+    """An option value of the wrong form (``--input-shape 3x32x32``): a usage error, exit status 2."""
+
+
 class PluginFailure(SwapfwError):
     """A plugin raised; carries the plugin's name so the user knows whom to blame."""
 

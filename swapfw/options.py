@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .errors import SwapfwError
+from .errors import OptionError
 
 
 def names(value, option: str = "--proxies") -> list[str] | None:
@@ -19,7 +19,7 @@ def names(value, option: str = "--proxies") -> list[str] | None:
         return None
     items = value.split(",") if isinstance(value, str) else list(value)
     if not all(isinstance(item, str) for item in items):
-        raise SwapfwError(f"{option} takes names, got {value!r}")
+        raise OptionError(f"{option} takes names, got {value!r}")
     out = []
     for item in items:  # a repeated option's values may themselves be comma lists
         out += [part.strip() for part in item.split(",") if part.strip()]
@@ -34,7 +34,7 @@ def integers(value, option: str = "--seeds") -> list[int] | None:
     try:
         return [_integer(item) for item in items if not (isinstance(item, str) and not item.strip())]
     except (TypeError, ValueError):
-        raise SwapfwError(f"{option} takes comma-separated integers, got {value!r}") from None
+        raise OptionError(f"{option} takes comma-separated integers, got {value!r}") from None
 
 
 def _integer(item) -> int:
@@ -50,9 +50,9 @@ def shape(value, option: str = "--input-shape") -> tuple[int, ...] | None:
     try:
         dims = tuple(_integer(d) for d in (value.split(",") if isinstance(value, str) else value))
     except (TypeError, ValueError):
-        raise SwapfwError(f"{option} takes C,H,W integers, got {value!r}") from None
+        raise OptionError(f"{option} takes C,H,W integers, got {value!r}") from None
     if not dims:
-        raise SwapfwError(f"{option} takes C,H,W integers, got {value!r}")
+        raise OptionError(f"{option} takes C,H,W integers, got {value!r}")
     return dims
 
 
@@ -70,7 +70,7 @@ def space_options(value, option: str = "--space-option") -> dict:
     for pair in value:
         key, sep, text = str(pair).partition("=")
         if not sep or not key:
-            raise SwapfwError(f"{option} takes KEY=VALUE, got {pair!r}")
+            raise OptionError(f"{option} takes KEY=VALUE, got {pair!r}")
         out[key] = number_or_text(text)
     return out
 
