@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 
 from . import options as opt
-from .errors import SwapfwError
+from .errors import OptionError, SwapfwError
 
 __all__ = ["score", "correlate", "search", "convert", "export", "protocols", "space_info", "run_spec",
            "plugin_info", "Result", "CorrelationResult", "SearchResult", "SpecResult"]
@@ -118,7 +118,7 @@ def _score_derivation(model, proxies: tuple[str, ...], mu, sigma, **scoring):
     mu, sigma = parse_mu_sigma(mu), parse_mu_sigma(sigma)
     if (mu is None) != (sigma is None):
         raise SwapfwError("regularised SWAP needs both --mu and --sigma")
-    names = list(proxies) + ([role_proxy("regularised")] if mu is not None else [])
+    names = list(proxies) + ([role_proxy("regularised_swap")] if mu is not None else [])
     in_space = parse_space_model(model)
     needs_reference = calibrated(proxy_plan(names)[1])
     if in_space is None:
@@ -209,7 +209,7 @@ def search(*, space: str, searcher: str | None = None, proxy: str | None = None,
     from .studies.search import search as run_search
 
     if (truth is None) != (metric is None):
-        raise SwapfwError("--truth and --metric go together")
+        raise OptionError("--truth and --metric go together")
     settings = SearchSettings(
         space=space, searcher=searcher, proxy=proxy, population=population, cycles=cycles, sample_size=sample_size,
         mutations=mutations, crossover_prob=crossover_prob, seed=seed, budget=budget,

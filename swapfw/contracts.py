@@ -27,12 +27,12 @@ __all__ = ["Space", "Proxy", "DerivedProxy", "PopulationProxy", "ParametrisedPro
 
 #: what the core reads a proxy's value as, where a proxy declares ``role``; one proxy a role
 ROLES = {
-    "swap": "the SWAP-Score: score's headline value, and what saturation notes read",
-    "patterns": "|A|, the distinct whole-network patterns: score's standard_patterns",
-    "regularised": "SWAP times the size factor: score's regswap, with --mu/--sigma",
-    "params": "the sized network's parameter count: score's params, a search's best params, the sizes "
-              "--mu/--sigma auto read where a space cannot count them",
-    "flops": "multiply-accumulates per sample of the sized network: score's flops",
+    "swap_score": "the SWAP-Score: score's swap, and what saturation notes read",
+    "standard_patterns": "|A|, the distinct whole-network patterns: score's standard_patterns",
+    "regularised_swap": "SWAP times the size factor: score's regswap, with --mu/--sigma",
+    "parameter_count": "the sized network's parameter count: score's params, a search's best params, the sizes "
+                       "--mu/--sigma auto read where a space cannot count them",
+    "flop_count": "multiply-accumulates per sample of the sized network: score's flops",
 }
 #: what a proxy may declare it reads (``needs``)
 NEEDS = {
@@ -148,7 +148,7 @@ class Proxy(Protocol):
         """The value for one network (``plugin_api.Network``) on one ``plugin_api.Batch``; NaN if it overflows."""
 
     role: Optional[str]
-    """What the core reads its value as, one of ``ROLES`` (one proxy a role): ``swap``, ``params``..."""
+    """What the core reads its value as, one of ``ROLES`` (one proxy a role): ``swap_score``, ``parameter_count``..."""
     default: Optional[bool]
     """True: the proxy ``search`` scores with where neither the user nor the space names one (one proxy)."""
 
@@ -180,7 +180,7 @@ class DerivedProxy(Protocol):
     with a fixed seed. The core scores them under the same protocol (once, through the score cache)
     and passes ``settings["reference"][part]``, each part's values over them, sorted."""
     role: Optional[str]
-    """As a proxy's (``regularised``: regswap)."""
+    """As a proxy's (``regularised_swap``: regswap)."""
     default: Optional[bool]
     """As a proxy's."""
 

@@ -11,7 +11,7 @@ from swapfw.errors import SwapfwError
 from swapfw.hookspecs import hookimpl
 from swapfw.scoring.network import prepare
 from swapfw.scoring.regularise import auto_mu_sigma, size_factor
-from swapfw.scoring.score import score
+from swapfw import score
 
 class BinariserPlugin:
     """A plugin object registering one binariser."""

@@ -62,10 +62,10 @@ def test_one_architecture_has_one_score_in_correlate_score_and_search(small_refe
     expected = math.log(quantile(scores["swap"][i], swaps)) + math.log(quantile(scores["params"][i], params))
     assert by_arch[arch] == pytest.approx(expected)
 
-    from swapfw.scoring.score import score
-    import swapfw.studies.reference  # noqa: F401
+    from swapfw import score
 
-    single = score(f"nb201:{arch}", proxies=(name,), **PROTOCOL)
+    options = {k: v for k, v in PROTOCOL.items() if k != "build_options"}
+    single = score(f"nb201:{arch}", proxies=(name,), space_options=PROTOCOL["build_options"], **options)
     assert single.proxies[name] == pytest.approx(by_arch[arch])
 
     found = search(SearchSettings(space="nb201", proxy=name, population=4, cycles=2, sample_size=2, mutations=2,

@@ -44,8 +44,13 @@ def test_report_has_every_field_and_sizes_rank_with_convolutions(table, tmp_path
     assert report["proxies"]["params"]["spearman_mean"] > 0.95  # parameters grow with the cell's conv weights
     first = report["per_seed"][0]
     assert len(first["archs"]) == 12 and len(set(first["archs"])) == 12
-    # auto mu = sigma = the largest sampled size, from sizes alone
-    assert first["mu"] == first["sigma"] == max(first["scores"]["params"]) / 1e6
+    # auto mu = sigma = the largest size of the space's reference sample, from sizes alone (as score and search)
+    from swapfw.studies import reference
+    from swapfw.studies.correlate import CorrelateSettings
+
+    sizes = reference.sizes(CorrelateSettings(space="nb201", truth=str(table), metric="convs", build_options=SMALL),
+                            None, None)
+    assert first["mu"] == first["sigma"] == max(sizes) / 1e6 == report["per_seed"][1]["mu"]
 
 
 def test_rerun_reuses_the_cache_and_gives_identical_results(table, tmp_path):
@@ -60,10 +65,11 @@ def test_rerun_reuses_the_cache_and_gives_identical_results(table, tmp_path):
 def test_an_interrupted_run_resumes_from_the_cache(table, tmp_path):
     calls = []
 
-    def stop_after_five(n):
+    def stop_after_five(n, total, label):
         calls.append(n)
-        if len(calls) == 5:
+        if len(calls) == 6:  # progress(0) once the work starts, then one an architecture
             raise KeyboardInterrupt
+        assert total == 12 and label == "nb201 vs convs"
 
     with pytest.raises(KeyboardInterrupt):
         correlate(settings(table, tmp_path, seeds=[0]), progress=stop_after_five)
@@ -83,13 +89,15 @@ def test_a_corrupt_cache_is_reported_and_rebuilt(table, tmp_path, capsys):
 
 def test_cache_keys_separate_protocols(tmp_path):
     cache = ScoreCache(tmp_path / "c.sqlite")
-    key = ("nb201", "a", "swap", "gaussian", 16, 0, "{}")
+    who = "swapfw 0.1.0; swapfw 0.1.0; swapfw 0.1.0"
+    key = ("nb201", "a", "swap", "gaussian", 16, 0, "{}", who)
     cache.put(key, 5.0)
-    cache.put(key[:-1] + ('{"repeats": 2}',), 6.0)
-    cache.put(("nb201", "a", "nan", "gaussian", 16, 0, "{}"), float("nan"))
-    assert cache.get(key) == 5.0 and cache.get(key[:-1] + ('{"repeats": 2}',)) == 6.0
-    assert cache.get(("nb201", "a", "nan", "gaussian", 16, 0, "{}")) != cache.get(key)
-    assert cache.get(("nb201", "b", "swap", "gaussian", 16, 0, "{}")) is None
+    cache.put(key[:-2] + ('{"repeats": 2}', who), 6.0)
+    cache.put(("nb201", "a", "nan", "gaussian", 16, 0, "{}", who), float("nan"))
+    assert cache.get(key) == 5.0 and cache.get(key[:-2] + ('{"repeats": 2}', who)) == 6.0
+    assert cache.get(("nb201", "a", "nan", "gaussian", 16, 0, "{}", who)) != cache.get(key)
+    assert cache.get(("nb201", "b", "swap", "gaussian", 16, 0, "{}", who)) is None
+    assert cache.get(key[:-1] + ("swapfw 0.1.0; my-proxies 2.0; swapfw 0.1.0",)) is None  # another proxy version
 
 
 @pytest.mark.parametrize("change, message", [
@@ -191,14 +199,15 @@ def test_a_space_network_takes_another_resolution(table, tmp_path):
 
 
 def test_score_with_auto_mu_sigma_samples_the_space(monkeypatch):
+    import swapfw
     import swapfw.scoring.regularise as regularise
-    from swapfw.scoring.score import score
+    from swapfw.studies import reference
 
-    monkeypatch.setattr(regularise, "AUTO_SAMPLES", 15)
+    monkeypatch.setattr(reference, "AUTO_SAMPLES", 15)
     space = get("spaces", "nb201")
     sizes = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in space.sample(15, 0)]
     arch = space.sample(1, 7)[0]
-    result = score(f"nb201:{arch}", mu="auto", sigma="auto", build_options=dict(SMALL), protocol="benchmark")
+    result = swapfw.score(f"nb201:{arch}", mu="auto", sigma="auto", space_options=SMALL, protocol="benchmark")
     assert result.mu == result.sigma == max(sizes) / 1e6
     assert result.regswap == pytest.approx(result.swap * regularise.size_factor(result.params, result.mu, result.sigma))
 
@@ -234,9 +243,11 @@ def test_a_space_can_give_its_input_shape_per_build(tmp_path):
     assert space_input_shape(get("spaces", "nb201"), {"classes": 100}) == (3, 32, 32)
 
 
-def test_auto_sizes_from_meta_builds_equal_real_parameter_counts():
-    from swapfw.scoring.regularise import space_sizes
+def test_sizes_from_meta_builds_equal_real_parameter_counts(monkeypatch):
+    """A space that cannot count its networks is sized by building them on the meta device."""
+    from swapfw.graph.importers import space_params
 
     space = get("spaces", "nb201")
+    monkeypatch.delattr(type(space), "count_params")
     real = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in space.sample(5, 9)]
-    assert space_sizes(space, SMALL, samples=5, seed=9) == real
+    assert [space_params("nb201", a, SMALL) for a in space.sample(5, 9)] == real

@@ -158,7 +158,7 @@ def test_worker_processes_take_one_gpu_each(monkeypatch):
     started = multiprocessing.get_context("spawn").Value("i", 0)
     try:
         for _ in range(3):
-            processes._setup_worker(1, [], started, 2)
+            processes._setup_worker(1, started, 2)
     finally:
         torch.set_num_threads(threads)
     assert taken == [0, 1, 0]

@@ -16,7 +16,7 @@ from swapfw.plugins import get
 from swapfw.scoring import presets
 from swapfw.scoring.data import load_batch
 from swapfw.scoring.network import prepare
-from swapfw.scoring.score import score
+from swapfw import score
 from swapfw.studies.encodings import convert, detect, from_arch, to_arch
 from swapfw.studies.evaluate import ScoringSettings, protocol_key, resolve
 

@@ -216,7 +216,7 @@ def test_swap_near_its_ceiling_is_reported():
 
 
 def test_score_says_when_swap_saturates():
-    from swapfw.scoring.score import score
+    from swapfw import score
 
     wide = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
                                torch.nn.Linear(64 * 64, 2))

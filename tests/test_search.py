@@ -42,11 +42,12 @@ def test_swap_nas_keeps_the_best_it_has_seen(tmp_path):
     space = get("spaces", "nb201")
     from swapfw.studies.evaluate import NoCache, Scorer
     from swapfw.running.executors import ExecutorSpec, open_pool
-    from swapfw.scoring.proxies import combine
+    from swapfw.scoring.proxies import Derivation, combine
 
     with open_pool(ExecutorSpec()) as pool:
         scorer = Scorer(settings(tmp_path, cache=""), ["regswap"], 0, NoCache(), pool)
-        initial = [combine("regswap", scorer.measure(space.canonical(a)), 0.02, 0.02) for a in space.sample(6, 0)]
+        initial = [combine("regswap", scorer.measure(space.canonical(a)), Derivation(0.02, 0.02))
+                   for a in space.sample(6, 0)]
     assert report["best"]["score"] >= max(initial)
 
 
@@ -110,10 +111,11 @@ def test_a_killed_search_resumes_from_its_checkpoint_to_the_same_result(tmp_path
     reference = search(settings(tmp_path, cycles=6, cache=""))
     ticks = []
 
-    def kill_after_three(n):
+    def kill_after_three(n, total, label):
         ticks.append(n)
         if len(ticks) == 4:  # progress(0) once the settings are accepted, then one a cycle
             raise KeyboardInterrupt
+        assert total == 6 and label == "swap-nas on nb201"
 
     path = str(tmp_path / "search.json")
     with pytest.raises(KeyboardInterrupt):
@@ -193,18 +195,18 @@ def test_auto_mu_sigma_reads_the_reference_sizes_through_the_score_cache(tmp_pat
     instead of building 1,000 networks (a space that counts is counted directly: test_darts)."""
     import sqlite3
 
-    import swapfw.scoring.regularise as regularise
-    from swapfw.scoring.score import score
+    import swapfw
+    from swapfw.studies import reference
     from swapfw.studies.reference import reference_archs
 
-    monkeypatch.setattr(regularise, "AUTO_SAMPLES", 12)
+    monkeypatch.setattr(reference, "AUTO_SAMPLES", 12)
     space = get("spaces", "nb201")
     monkeypatch.delattr(type(space), "count_params")  # as a space that cannot count without building
     archs = reference_archs(space, 12)
     sizes = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in archs]
     first = search(settings(tmp_path, mu="auto", sigma="auto", seed=3))
     assert first["mu"] == first["sigma"] == max(sizes) / 1e6
-    assert score(f"nb201:{archs[0]}", mu="auto", sigma="auto", build_options=dict(SMALL), protocol="benchmark").mu \
+    assert swapfw.score(f"nb201:{archs[0]}", mu="auto", sigma="auto", space_options=SMALL, protocol="benchmark").mu \
         == first["mu"]
     with sqlite3.connect(tmp_path / "c.sqlite") as db:
         assert db.execute("SELECT count(*) FROM scores WHERE proxy='params' AND seed=0").fetchone()[0] == len(set(archs))

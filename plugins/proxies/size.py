@@ -11,7 +11,7 @@ class Params:
     name = "params"
     description = "parameter count"
     needs = frozenset()
-    role = "params"
+    role = "parameter_count"
 
     def score(self, network, batch, *, seed):
         return network.sized_params
@@ -21,7 +21,7 @@ class Flops:
     name = "flops"
     description = "multiply-accumulates of one sample (conv, linear, matmul)"
     needs = frozenset()
-    role = "flops"
+    role = "flop_count"
 
     def score(self, network, batch, *, seed):
         return network.sized_ir.flops

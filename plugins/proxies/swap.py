@@ -18,7 +18,7 @@ class SwapScore:
     name = "swap"
     description = "distinct sample-wise activation patterns (SWAP-Score)"
     needs = frozenset({"patterns"})
-    role = "swap"
+    role = "swap_score"
 
     def score(self, network, batch, *, seed):
         return _patterns(network, batch, seed).swap
@@ -28,7 +28,7 @@ class StandardPatterns:
     name = "patterns"
     description = "distinct whole-network activation patterns among the samples, |A|"
     needs = frozenset({"patterns"})
-    role = "patterns"
+    role = "standard_patterns"
 
     def score(self, network, batch, *, seed):
         return _patterns(network, batch, seed).standard_patterns
@@ -39,7 +39,7 @@ class RegularisedSwap:
     description = "SWAP x exp(-((params in M - mu)^2 / sigma))"
     needs = frozenset({"patterns", "regularisation"})
     derived_from = ("swap", "params")
-    role = "regularised"
+    role = "regularised_swap"
     default = True
 
     def combine(self, values, settings):

@@ -54,7 +54,7 @@ def expand(names: list[str]) -> list[str]:
 
 
 #: the roles whose proxies ``correlate`` compares when the user names none
-HEADLINE_ROLES = ("swap", "regularised", "params", "flops")
+HEADLINE_ROLES = ("swap_score", "regularised_swap", "parameter_count", "flop_count")
 
 
 def headline_proxies() -> list[str]:

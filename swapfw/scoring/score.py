@@ -93,9 +93,9 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
     def value(role: str) -> float:
         return run_proxy(role_proxy(role), network, inputs, seed)
 
-    swap, patterns = value("swap"), value("patterns")
-    flops, params = int(value("flops")), int(value("params"))
-    regswap = value("regularised") if derivation.mu is not None else None
+    swap, patterns = value("swap_score"), value("standard_patterns")
+    flops, params = int(value("flop_count")), int(value("parameter_count"))
+    regswap = value("regularised_swap") if derivation.mu is not None else None
     extra = {name: run_proxy(name, network, inputs, seed) for name in proxies}
     note = "; ".join(filter(None, [*network.loaded.notes, network.ir.note, saturation_note([swap], batch)]))
     return ScoreResult(

@@ -70,7 +70,7 @@ class Correlation:
                                 settings.arch_format)
         self.measured, self.derived = proxy_plan(settings.proxies)
         self.mu, self.sigma = parse_mu_sigma(settings.mu), parse_mu_sigma(settings.sigma)
-        self.swap = role_proxy("swap")  # its values say whether patterns saturated
+        self.swap = role_proxy("swap_score")  # its values say whether patterns saturated
         self.samples = {seed: _choose(self.truth, settings.samples, seed) for seed in settings.seeds}
 
     @property

@@ -12,7 +12,6 @@ calibrated score in every command. Values come from, and go to, the score cache 
 
 from __future__ import annotations
 
-import json
 import math
 
 from ..errors import SwapfwError
@@ -39,24 +38,14 @@ def sizes(settings, cache, pool) -> list[int]:
     AUTO_SAMPLES reference architectures, through the one route of every sized count
     (``graph.importers.space_params``). A space that counts without building is counted here
     (well under a second); another is sized by tasks of the ``params`` role's proxy through the
-    executor and the score cache, so a search pays for them once. Kept per process."""
+    executor and the score cache, so they are built once, ever."""
     settings = resolve(settings)
-    key = (settings.space, json.dumps(settings.build_options, sort_keys=True, default=repr),
-           json.dumps(settings.sized_options(), sort_keys=True, default=repr), AUTO_SAMPLES)
-    if key not in _sizes:
-        space = get_space(settings.space, settings.build_options)
-        archs = reference_archs(space, AUTO_SAMPLES)
-        if hasattr(get_space(settings.space, settings.sized_options()), "count_params"):
-            _sizes[key] = [space_params(settings.space, arch, settings.sized_options()) for arch in archs]
-        else:
-            scorer = Scorer(settings, [role_proxy("params")], REFERENCE_SEED, cache, pool)
-            measured, _ = scorer.measure_many(archs)
-            counts = [values[role_proxy("params")] for values in measured.values()]
-            _sizes[key] = [int(v) for v in counts if math.isfinite(v)]
-    return _sizes[key]
-
-
-_sizes: dict[tuple, list[int]] = {}
+    archs = reference_archs(get_space(settings.space, settings.build_options), AUTO_SAMPLES)
+    if hasattr(get_space(settings.space, settings.sized_options()), "count_params"):
+        return [space_params(settings.space, arch, settings.sized_options()) for arch in archs]
+    params = role_proxy("parameter_count")
+    measured, _ = Scorer(settings, [params], REFERENCE_SEED, cache, pool).measure_many(archs)
+    return [int(values[params]) for values in measured.values() if math.isfinite(values[params])]
 
 
 def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dict[str, list[float]]]:

@@ -160,8 +160,8 @@ class Evaluator:
     def params(self, arch: str) -> int:
         """The parameter count of the network the protocol sizes (the one the user trains)."""
         values = self.seen[self.space.canonical(arch)][1]
-        if role_proxy("params") in values:
-            return int(values[role_proxy("params")])
+        if role_proxy("parameter_count") in values:
+            return int(values[role_proxy("parameter_count")])
         return space_params(self.settings.space, self.space.canonical(arch), self.settings.sized_options())
 
 
@@ -196,7 +196,7 @@ class Checkpoint:
 
 
 def _notes(evaluate: Evaluator, samples: int) -> list[str]:
-    swap = role_proxy("swap")
+    swap = role_proxy("swap_score")
     swaps = [values[swap] for _, values in evaluate.seen.values() if swap in values]
     note = saturation_note(swaps, samples)
     return [note] if note else []
