@@ -10,15 +10,23 @@ TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))  # tests/nets.py is importable as `nets`, also by `swapfw score nets:...`
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
 
-SHARED_DATA = TESTS.parent.parent / "shared" / "data"
+#: the benchmark data: SWAPFW_DATA where it is set, else the development checkout's ../shared/data
+#: (the tests' fallback; the library itself has none)
+SHARED_DATA = Path(os.environ.get("SWAPFW_DATA") or TESTS.parent.parent / "shared" / "data")
+os.environ["SWAPFW_DATA"] = str(SHARED_DATA)  # specs name their tables as ${SWAPFW_DATA}/...
+
+
+def data_file(*parts: str) -> Path:
+    """A file of the benchmark data, or the test skipped saying where it was looked for."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (set SWAPFW_DATA to the benchmark data folder; ../shared/data is the fallback)")
+    return path
 
 
 @pytest.fixture
 def cifar_npz():
-    path = SHARED_DATA / "cifar10" / "test.npz"
-    if not path.is_file():
-        pytest.skip(f"real CIFAR-10 images not found at {path} (../shared/data is absent)")
-    return path
+    return data_file("cifar10", "test.npz")
 
 
 @pytest.fixture(params=["cpu", "cuda"])

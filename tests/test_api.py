@@ -10,7 +10,7 @@ from click.testing import CliRunner
 import swapfw
 from swapfw.cli import cli
 
-from conftest import SHARED_DATA
+from conftest import data_file
 
 SMALL = {"channels": 4, "cells": 1}
 #: fields that time or size the run, not its values
@@ -99,9 +99,7 @@ def test_one_architecture_has_one_regswap_in_score_correlate_and_search(tmp_path
 
 
 def test_the_issues_example_runs():
-    truth = SHARED_DATA / "nb201" / "nb201.csv"
-    if not truth.is_file():
-        pytest.skip(f"the NAS-Bench-201 table is not at {truth} (../shared/data is absent)")
+    truth = data_file("nb201", "nb201.csv")
     proxies = swapfw.correlate(space="nb201", truth=str(truth), metric="cifar10_val", proxies=["swap", "params"],
                                samples=12, seeds=[0], no_cache=True).to_dict()["proxies"]
     assert set(proxies) == {"swap", "params"} and all(-1 <= p["spearman_mean"] <= 1 for p in proxies.values())

@@ -182,6 +182,26 @@ def test_spec_errors(tmp_path):
         load_spec(str(bad))
 
 
+def test_a_spec_names_its_data_through_swapfw_data(tmp_path, monkeypatch):
+    """Specs name their tables as ${SWAPFW_DATA}/...: one spec runs on every machine; unset is one line."""
+    from pathlib import Path
+
+    from swapfw.studies.specs import load_spec
+
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[correlate]]\nspace = "nb201"\ntruth = "${SWAPFW_DATA}/nb201/nb201.csv"\nmetric = "m"\n'
+                    'proxies = "swap"\ndata = "cifar10:$SWAPFW_DATA/cifar10/test.npz"\n')
+    monkeypatch.setenv("SWAPFW_DATA", "/data/here")
+    (settings, _), = load_spec(str(spec))
+    assert settings.truth == "/data/here/nb201/nb201.csv" and settings.data == "cifar10:/data/here/cifar10/test.npz"
+    monkeypatch.delenv("SWAPFW_DATA")
+    with pytest.raises(SwapfwError, match=r"uses \$SWAPFW_DATA, which is not set .*docs/data.md"):
+        load_spec(str(spec))
+    for bundled in sorted((Path(__file__).parents[1] / "specs").glob("*.toml")):  # the bundled specs read it too
+        monkeypatch.setenv("SWAPFW_DATA", "/data/here")
+        assert all(s.truth.startswith("/data/here/") for s, _ in load_spec(str(bundled))), bundled
+
+
 def test_plot_writes_a_png(table, tmp_path):
     pytest.importorskip("matplotlib")
     from swapfw.studies.plot import scatter

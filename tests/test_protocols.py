@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import SHARED_DATA
+from conftest import data_file
 from swapfw.cli import main
 from swapfw.errors import SwapfwError
 from swapfw.plugins import get
@@ -215,10 +215,7 @@ def test_the_default_nb201_protocol_does_not_saturate():
 
 
 def _rows(name):
-    path = SHARED_DATA / name
-    if not path.is_file():
-        pytest.skip(f"{path} not found (../shared/data is absent)")
-    with open(path) as fh:
+    with open(data_file(*name.split("/"))) as fh:
         return list(csv.DictReader(fh))
 
 
