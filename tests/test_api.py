@@ -39,10 +39,10 @@ def table(tmp_path, write_truth):
 
 
 def test_correlate_from_python_prints_what_the_cli_prints(table, tmp_path):
-    result = swapfw.correlate(space="nb201", truth=str(table), metric="acc", proxies=["swap", "params"], samples=6,
+    result = swapfw.correlate(space="nb201", truth=str(table), metric="acc", proxies=["swap", "params"], samples=4,
                               seeds=[0, 1], space_options=SMALL, cache=str(tmp_path / "a.sqlite"))
     printed = _cli_json("correlate", "--space", "nb201", "--truth", str(table), "--metric", "acc", "--proxies",
-                        "swap,params", "--samples", "6", "--seeds", "0,1", "--space-option", "channels=4",
+                        "swap,params", "--samples", "4", "--seeds", "0,1", "--space-option", "channels=4",
                         "--space-option", "cells=1", "--cache", str(tmp_path / "b.sqlite"))
     assert _values(result.to_dict()) == _values(printed)
     assert result.proxies["swap"] == result["proxies"]["swap"] and len(result.report["per_seed"]) == 2
