@@ -3,16 +3,20 @@
 # a GPU machine for minutes runs it once and reads the figures. Each step has its own time limit
 # (together 9 min 20 s, under the machine's 10 minutes a command), so one that hangs costs only its share.
 #
-#   benchmarks/gpu_check.sh [OUT_DIR]           # on the GPU machine, from the repository root
+#   benchmarks/gpu_check.sh [OUT_DIR]           # on the GPU machine, from the repository root (or OUT=DIR)
 #   DEVICE=cpu QUICK=1 benchmarks/gpu_check.sh  # a dry run of every step here, small, on the CPU
+#   TESTS=0 ...                                 # without the tests step
 #
-# What it prints (and writes to OUT_DIR/<step>.txt):
+# What it prints (each step's output also in OUT_DIR/<step>.txt, and each benchmark's results as
+# OUT_DIR/<script>.json, the format of benchmarks/results/: copy one there, under a name that says
+# the device, e.g. score_speed_h100.json, for the results page):
 #   tests       the engine tests on CUDA (the `device` fixture's cuda cases)
-#   count       SWAP count over a plain forward at batch 64 on score_speed.py's four networks
-#   nb201_one   NB201 end to end in one process (build, count), archs/s and peak GPU memory
-#   nb201_many  NB201 end to end with N worker processes sharing the GPU (scaling.py)
-#   darts_sizes the 1,000 reference sizes of --mu auto (once per cache) and a small search
-#   darts       a DARTS search of the paper's scale (population 50, 100 cycles: ~540 architectures)
+#   count       SWAP count over a plain forward at batch 64 on score_speed.py's four networks (score_speed.json)
+#   nb201_one   NB201 end to end in one process (build, count), archs/s and peak GPU memory (nb201_throughput.json)
+#   nb201_many  NB201 end to end with N worker processes sharing the GPU (scaling.json)
+#   darts       a small search first (worker start-up; the 1,000 reference sizes of --mu auto, once per cache),
+#               timed apart, then a DARTS search of the paper's scale (population 50, 100 cycles: ~540
+#               architectures) against the floor of plain forwards (search_speed.json)
 #
 # A machine with no network (the lent GPU machines): carry the packages its image lacks as wheels.
 # Here, once: python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12
@@ -24,6 +28,7 @@ cd "$(dirname "$0")/.."
 OUT_DIR=${1:-${OUT:-gpu_check}}
 DEVICE=${DEVICE:-cuda}
 QUICK=${QUICK:-0}
+TESTS=${TESTS:-1}
 mkdir -p "$OUT_DIR"
 export PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
@@ -53,24 +58,25 @@ if [ "$DEVICE" != cpu ] && ! $PY -c "import torch, sys; sys.exit(not torch.cuda.
 fi
 
 if [ "$QUICK" = 1 ]; then
-    ARCHS=6; MANY=12; MODES=local,processes:2; POP=6; CYCLES=1; WORKERS=2; NETS=cellnet-c16-n5
+    ARCHS=6; MANY=12; MODES=local,processes:2; POP=6; CYCLES=1; WORKERS=2; NETS=cellnet-c16-n5; FLOOR=2
 else
     ARCHS=100; MANY=400; MODES=local,processes:4,processes:8,processes:16; POP=50; CYCLES=100; WORKERS=8; NETS=
+    FLOOR=10
 fi
 
-if [ "$DEVICE" = cpu ]; then
-    step tests 90 $PY -m pytest -q -x tests/test_engine.py -k "cpu" -p no:cacheprovider
-else
-    step tests 90 $PY -m pytest -q -x tests/test_engine.py -k "cuda" -p no:cacheprovider
+if [ "$TESTS" != 0 ]; then
+    if [ "$DEVICE" = cpu ]; then
+        step tests 90 $PY -m pytest -q -x tests/test_engine.py -k "cpu" -p no:cacheprovider
+    else
+        step tests 90 $PY -m pytest -q -x tests/test_engine.py -k "cuda" -p no:cacheprovider
+    fi
 fi
-step count 100 $PY benchmarks/score_speed.py --device "$DEVICE" --batch 64 ${NETS:+--networks $NETS}
-step nb201_one 60 $PY benchmarks/nb201_throughput.py --device "$DEVICE" --archs "$ARCHS"
+step count 100 $PY benchmarks/score_speed.py --device "$DEVICE" --batch 64 ${NETS:+--networks $NETS} \
+    --out "$OUT_DIR/score_speed.json"
+step nb201_one 60 $PY benchmarks/nb201_throughput.py --device "$DEVICE" --archs "$ARCHS" \
+    --out "$OUT_DIR/nb201_throughput.json"
 step nb201_many 130 $PY benchmarks/scaling.py --device "$DEVICE" --archs "$MANY" --batch 16 --proxies swap \
-    --modes "$MODES" --out "$OUT_DIR/nb201_many.json"
-# a small search first (worker start-up; --mu auto's 1,000 reference sizes, counted), timed apart from the search
-CACHE=/tmp/swapfw-gpu-check.sqlite
-rm -f "$CACHE"
-step darts_sizes 60 $PY -m swapfw search --space darts --population 6 --cycles 1 --device "$DEVICE" \
-    --executor processes --workers "$WORKERS" --cache "$CACHE"
-step darts 120 $PY -m swapfw search --space darts --population "$POP" --cycles "$CYCLES" --seed 1 --device "$DEVICE" \
-    --executor processes --workers "$WORKERS" --cache "$CACHE"
+    --modes "$MODES" --floor-archs 50 --out "$OUT_DIR/scaling.json"
+# one fresh score cache for both searches: the first pays --mu auto's reference sizes, the second reads them
+step darts 180 $PY benchmarks/search_speed.py --space darts --population "$POP" --cycles "$CYCLES" --device "$DEVICE" \
+    --executor processes --workers "$WORKERS" --floor-archs "$FLOOR" --out "$OUT_DIR/search_speed.json"

@@ -1,6 +1,6 @@
 """Search your own model: does the model space find a better variant than uniform width scaling?
 
-    python benchmarks/model_search.py                                  # CPU configuration (below)
+    python benchmarks/model_search.py [--out FILE]                     # CPU configuration (below)
     python benchmarks/model_search.py --device cuda --seeds 3 --epochs 10 --train 8000 --cycles 30
 
 For each model (torchvision resnet18 and mobilenet_v2 with 10 classes, and timm efficientnet_b0
@@ -12,18 +12,16 @@ original's parameters:
 2. the uniform baseline: every width group at one keep-ratio, found by bisection to have the
    found variant's parameter count (kernels, depth and activations as the original);
 3. SWAP of both (same batch, seed and protocol), and both trained from scratch on CIFAR-10 images
-   of ``../shared/data/cifar10/test.npz`` (the file is sorted by class: per class, the first
+   of ``cifar10/test.npz`` (the file is sorted by class: per class, the first
    ``--train``/10 images train and the last ``--test``/10 test), with the same optimiser, epochs
    and seeds.
 
-Prints a table and writes every number to ``--out`` (JSON). Skips, saying so, when the data are
-absent.
+Prints a table and writes every number to ``--out`` (JSON). Needs ``cifar10/test.npz`` under
+``SWAPFW_DATA`` (skips, saying so, when it is absent).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import statistics
 import sys
@@ -35,8 +33,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from common import Progress, need_data, parser, publish, set_threads, table
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data" / "cifar10" / "test.npz"
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 
@@ -120,10 +118,10 @@ def uniform_baseline(space, target: int, steps: int = 24) -> tuple[str, int]:
 # --- short training ----------------------------------------------------------------------------
 
 
-def load_cifar(train: int, test: int):
+def load_cifar(path: Path, train: int, test: int):
     """The file is sorted by class, so the split is per class: its first train/10 images train,
     its last test/10 test (8,000 and 2,000: 800 and 200 of each class)."""
-    data = np.load(DATA)
+    data = np.load(path)
     x = torch.tensor(data["x"]).permute(0, 3, 1, 2).float().div(255)
     x = (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
     y = torch.tensor(data["y"]).long()
@@ -169,10 +167,9 @@ def train_and_test(space, arch: str, seed: int, data, epochs: int, device: str, 
 # --- one model -----------------------------------------------------------------------------------
 
 
-def run_model(name: str, source: str, args, data) -> list[dict]:
+def run_model(name: str, source: str, args, data, images: str) -> list[dict]:
+    import swapfw
     from swapfw.plugins import get_space
-    from swapfw.scoring.score import score
-    from swapfw.studies.search import SearchSettings, search
 
     tick = time.perf_counter()
     space = get_space("model", {"source": source})
@@ -188,20 +185,19 @@ def run_model(name: str, source: str, args, data) -> list[dict]:
         target = fraction * original
         mu = target / 1e6
         sigma = sigma_from_sizes(sizes, mu)
-        settings = SearchSettings(space="model", build_options={"source": source}, mu=mu, sigma=sigma,
-                                  data=f"cifar10:{DATA}", batch=args.batch, population=args.population,
-                                  cycles=args.cycles, mutations=args.mutations, sample_size=args.sample_size,
-                                  seed=0, device=args.device, cache="")
         tick = time.perf_counter()
-        report = search(settings)
+        report = swapfw.search(space="model", space_options={"source": source}, mu=mu, sigma=sigma, data=images,
+                               batch=args.batch, population=args.population, cycles=args.cycles,
+                               mutations=args.mutations, sample_size=args.sample_size, seed=0, device=args.device,
+                               no_cache=True, threads=args.threads, progress=Progress(every=60))
         search_s = time.perf_counter() - tick
         found = report["best"]["arch"]
         found_params = report["best"]["params"]
         uniform, uniform_params = uniform_baseline(space, found_params)
         swaps = {}
         for label, arch in (("found", found), ("uniform", uniform)):
-            result = score(f"model:{arch}", build_options={"source": source}, data=f"cifar10:{DATA}",
-                           batch=args.batch, seed=0, device=args.device)
+            result = swapfw.score(f"model:{arch}", space_options={"source": source}, data=images,
+                                  batch=args.batch, seed=0, device=args.device)
             swaps[label] = result.swap
         accuracy, train_s = {"found": [], "uniform": []}, 0.0
         for seed in range(args.seeds):
@@ -218,69 +214,68 @@ def run_model(name: str, source: str, args, data) -> list[dict]:
                "evaluations": report["evaluations"], "search_seconds": round(search_s, 1),
                "train_seconds": round(train_s, 1)}
         rows.append(row)
-        print(_line(row), flush=True)
+        print(f"{name} at {fraction:.0%}: found {found_params / 1e6:.3f} M, uniform {uniform_params / 1e6:.3f} M, "
+              f"accuracy {statistics.mean(accuracy['found']):.3f} / {statistics.mean(accuracy['uniform']):.3f}",
+              file=sys.stderr, flush=True)
     return rows
 
 
-def _mean(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{100 * values[0]:.1f}"
-    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+def _table(rows: list[dict], args) -> dict:
+    return table(
+        f"The variant found against the uniformly width-scaled original of the same size: swap-nas with regswap, "
+        f"population {args.population}, {args.cycles} cycles, S = {args.batch}; trained {args.epochs} epoch(s) on "
+        f"{args.train} CIFAR-10 images, tested on {args.test}, {args.seeds} training seed(s), device {args.device}",
+        ["model", "original M", "target", "found M", "vs target %", "uniform ratio", "uniform M", "SWAP found",
+         "SWAP uniform", "acc found %", "acc uniform %", "acc std found", "acc std uniform", "search s", "train s"],
+        [[row["model"], round(row["original_params"] / 1e6, 3), f"{row['fraction']:.0%}",
+          round(row["found_params"] / 1e6, 3), round(100 * row["found_vs_target"], 1), row["uniform_ratio"],
+          round(row["uniform_params"] / 1e6, 3), row["swap_found"], row["swap_uniform"],
+          round(100 * statistics.mean(row["accuracy_found"]), 1),
+          round(100 * statistics.mean(row["accuracy_uniform"]), 1),
+          _std(row["accuracy_found"]), _std(row["accuracy_uniform"]), row["search_seconds"], row["train_seconds"]]
+         for row in rows],
+        ["mu = the target in millions, sigma from the sampled sizes alone (sigma_from_sizes)",
+         "accuracy: mean over the training seeds (std in points where there are several)"])
 
 
-HEADER = (f"{'model':<21}{'target':>7}{'found M':>9}{'vs target':>10}{'uniform r':>10}{'uniform M':>10}"
-          f"{'SWAP found':>11}{'SWAP unif.':>11}{'acc found %':>13}{'acc unif. %':>13}{'search s':>9}{'train s':>8}")
-
-
-def _line(row: dict) -> str:
-    return (f"{row['model']:<21}{row['fraction']:>7.0%}{row['found_params'] / 1e6:>9.3f}"
-            f"{row['found_vs_target']:>+10.1%}"
-            f"{row['uniform_ratio']:>10.3f}{row['uniform_params'] / 1e6:>10.3f}{row['swap_found']:>11,}"
-            f"{row['swap_uniform']:>11,}{_mean(row['accuracy_found']):>13}{_mean(row['accuracy_uniform']):>13}"
-            f"{row['search_seconds']:>9.0f}{row['train_seconds']:>8.0f}")
+def _std(values: list[float]) -> float | None:
+    return round(100 * statistics.stdev(values), 1) if len(values) > 1 else None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="resnet18,mobilenet_v2,efficientnet_b0.onnx")
-    parser.add_argument("--fractions", default="0.5,0.25", type=lambda t: [float(x) for x in t.split(",")])
-    parser.add_argument("--population", type=int, default=10)
-    parser.add_argument("--cycles", type=int, default=10)
-    parser.add_argument("--mutations", type=int, default=4)
-    parser.add_argument("--sample-size", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=16, help="SWAP's samples S")
-    parser.add_argument("--size-samples", type=int, default=30, help="sampled variants whose sizes set sigma")
-    parser.add_argument("--seeds", type=int, default=1, help="training seeds per variant")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--train", type=int, default=4000, help="training images (the first of each class)")
-    parser.add_argument("--test", type=int, default=2000, help="test images (the last of each class)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--work", default="/tmp/swapfw_model_search", help="where the ONNX export is written")
-    parser.add_argument("--out", default="model_search.json")
-    args = parser.parse_args()
-    if not DATA.is_file():
-        print(f"skipped: the CIFAR-10 images are not at {DATA} (../shared/data is absent)")
-        return
+    options = parser(__doc__, threads=1)
+    options.add_argument("--models", default="resnet18,mobilenet_v2,efficientnet_b0.onnx")
+    options.add_argument("--fractions", default="0.5,0.25", type=lambda t: [float(x) for x in t.split(",")])
+    options.add_argument("--population", type=int, default=10)
+    options.add_argument("--cycles", type=int, default=10)
+    options.add_argument("--mutations", type=int, default=4)
+    options.add_argument("--sample-size", type=int, default=5)
+    options.add_argument("--batch", type=int, default=16, help="SWAP's samples S")
+    options.add_argument("--size-samples", type=int, default=30, help="sampled variants whose sizes set sigma")
+    options.add_argument("--seeds", type=int, default=1, help="training seeds per variant")
+    options.add_argument("--epochs", type=int, default=2)
+    options.add_argument("--train", type=int, default=4000, help="training images (the first of each class)")
+    options.add_argument("--test", type=int, default=2000, help="test images (the last of each class)")
+    options.add_argument("--device", default="cpu")
+    options.add_argument("--work", default="/tmp/swapfw_model_search", help="where the ONNX export is written")
+    args = options.parse_args()
+    path = need_data("cifar10", "test.npz")
     if args.train + args.test > 10000:
         raise SystemExit("--train + --test must not exceed the file's 10,000 images")
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     sys.path.insert(0, str(HERE))  # `model_search:resnet18` names this file's factories
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    data = load_cifar(args.train, args.test)
+    data = load_cifar(path, args.train, args.test)
     print(f"config: {vars(args)}")
     start, rows = time.perf_counter(), []
     for name, source in sources(args.models.split(","), work).items():
-        rows += run_model(name, source, args, data)
+        rows += run_model(name, source, args, data, f"cifar10:{path}")
     wall = time.perf_counter() - start
-    print(f"\n{HEADER}")
-    for row in rows:
-        print(_line(row))
-    print(f"wall time {wall / 60:.1f} min")
-    report = {"config": vars(args), "wall_seconds": round(wall, 1), "rows": rows}
-    Path(args.out).write_text(json.dumps(report, indent=1))
-    print(f"wrote {args.out}")
+    made = _table(rows, args)
+    made["notes"].append(f"wall time {wall / 60:.1f} min")
+    publish(args, "model_search", [made], {"config": vars(args), "wall_seconds": round(wall, 1), "rows": rows},
+            device=args.device, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """A corpus of real architectures exported to ONNX as people have them, and what swapfw makes of each.
 
-    python benchmarks/onnx_corpus.py [--out DIR] [--only NAME ...] [--export-only] [--remeasure] [--table]
+    python benchmarks/onnx_corpus.py [--work DIR] [--only NAME ...] [--export-only] [--remeasure] [--table]
+        [--out FILE]
 
 Builds architectures without weights (random initialisation is what SWAP uses; nothing is
 downloaded) from timm, Hugging Face transformers (small configs) and torchvision, and exports each
@@ -19,14 +20,15 @@ its ConstantOfShape stand-ins. Then, for every file:
    op (reported as such), anything else is a wrong import;
 3. ``--init random``: a score.
 
-Results go to DIR/results.json (resumable: files already measured are skipped) and a Markdown
-table to stdout (model, exporter, opset, batch, import s, score s, forward s, match). Needs
-``pip install -e '.[test]'`` (timm, transformers, onnxruntime, onnxscript). Run on one thread.
+The files and every measurement go to DIR (``--work``; DIR/results.json, resumable: files already
+measured are skipped); the table (model, exporter, opset, batch, import s, score s, forward s: a
+plain forward over the same 16 samples, the floor; match) and a summary go to stdout and to
+``--out``. Needs ``pip install -e '.[test]'`` (timm, transformers, onnxruntime, onnxscript). Runs on
+one thread (``--threads``).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -39,6 +41,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # common.py, also where a test loads this file by path
+from common import parser, publish, set_threads, table, tracked  # noqa: E402
 
 SAMPLES = 16
 MATRIX = [("legacy", 9), ("legacy", 13), ("legacy", 17), ("dynamo", 18)]
@@ -337,43 +342,59 @@ def bit_differences(path, batch, feeds, group) -> tuple[int | None, float | None
 # ------------------------------------------------------------------------------------------------
 
 
-def table(results: dict) -> str:
-    rows = ["| model | exporter | opset | batch | import s | score s | forward s | SWAP keep = onnxruntime | "
-            "SWAP random | import did |", "|---|---|---|---|---:|---:|---:|---|---:|---|"]
+def corpus_tables(results: dict) -> list[dict]:
+    """The summary (files by outcome) and a row per file, as the results page shows them."""
+    rows, counts = [], {"files": 0, "refused by the exporter": 0, "import error": 0, "exact": 0,
+                        "rounding only": 0, "wrong": 0}
     for entry in sorted(results.values(), key=lambda e: (e["model"], e["exporter"], e["opset"], e["batch"])):
-        head = f"| {entry['model']} | {entry['exporter']} | {entry['opset']} | {entry['batch']} |"
+        head = [entry["model"], entry["exporter"], entry["opset"], entry["batch"]]
+        counts["files"] += 1
         if entry.get("export_error"):
-            rows.append(f"{head} | | | exporter refused: {entry['export_error'][:80]} | | |")
+            counts["refused by the exporter"] += 1
+            rows.append(head + [None, None, None, f"exporter refused: {entry['export_error'][:80]}", None, ""])
         elif entry.get("error"):
-            rows.append(f"{head} {entry.get('import_s', '')} | | | **error**: {entry['error'][:120]} | | |")
-        else:
-            same = "yes" if entry.get("exact", entry["match"]) else (
+            counts["import error"] += 1
+            rows.append(head + [entry.get("import_s"), None, None, f"error: {entry['error'][:120]}", None, ""])
+        elif "match" in entry:
+            exact = entry.get("exact", entry["match"])
+            counts["exact" if exact else "rounding only" if entry["match"] else "wrong"] += 1
+            same = "yes" if exact else (
                 f"rounding: {entry['differing_bits']} bit(s) at |value| <= {entry['largest_differing_value']:.0e} "
                 "of the site's largest"
-                if entry["match"] else f"**no** ({entry['swap_keep']} vs {entry['ort_swap']})")
+                if entry["match"] else f"no ({entry['swap_keep']} vs {entry['ort_swap']})")
             did = "; ".join(n.split(" (")[0] for n in entry["notes"]) or "-"
-            rows.append(f"{head} {entry['import_s']:.2f} | {entry['score_s']:.2f} | {entry['forward_s']:.3f} | "
-                        f"{same} ({entry['swap_keep']:,}) | {entry['swap_random']:,} | {did} |")
-    return "\n".join(rows)
+            rows.append(head + [entry["import_s"], entry["score_s"], entry["forward_s"],
+                                f"{same} ({entry['swap_keep']:,})", entry["swap_random"], did])
+    summary = table("The corpus: files by outcome", list(counts), [list(counts.values())],
+                    ["exact: SWAP, |A| and V under --init keep equal onnxruntime's; rounding only: bits that differ "
+                     f"sit within {NEAR_ZERO:.0e} of 0 relative to their site's largest value"])
+    files = table("Every file: import, score and a plain forward over the same 16 samples (the floor)",
+                  ["model", "exporter", "opset", "batch", "import s", "score s", "forward s",
+                   "SWAP keep = onnxruntime", "SWAP random", "import did"], rows)
+    return [summary, files]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="onnx_corpus", help="folder for the files and results.json")
-    parser.add_argument("--only", nargs="*", help="model names (default: all)")
-    parser.add_argument("--export-only", action="store_true")
-    parser.add_argument("--table", action="store_true", help="print the table of results.json and stop")
-    parser.add_argument("--remeasure", action="store_true", help="measure the files already measured again")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    folder = Path(args.out)
+    options = parser(__doc__, threads=1)
+    options.add_argument("--work", default="onnx_corpus", help="folder for the files and results.json")
+    options.add_argument("--only", nargs="*", help="model names (default: all)")
+    options.add_argument("--export-only", action="store_true")
+    options.add_argument("--table", action="store_true", help="print the table of results.json and stop")
+    options.add_argument("--remeasure", action="store_true", help="measure the files already measured again")
+    args = options.parse_args(argv)
+    set_threads(args.threads)
+    folder = Path(args.work)
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / "results.json"
     results = json.loads(store.read_text()) if store.exists() else {}
-    if args.table:
-        print(table(results))
-        return 0
-    todo = jobs(args.only)
+    if not args.table:
+        measure_all(jobs(args.only), folder, results, args)
+    publish(args, "onnx_corpus", corpus_tables(results), results, doc=__doc__)
+    return 0
+
+
+def measure_all(todo: list[tuple], folder: Path, results: dict, args) -> None:
+    """Export what is missing and measure what is not measured yet, keeping DIR/results.json after each file."""
     import onnx2torch  # noqa: F401 - imported before the first file, so its import time is not
     import onnxruntime  # noqa: F401   counted as that file's
     import onnxslim  # noqa: F401
@@ -381,7 +402,8 @@ def main(argv=None) -> int:
     from swapfw.graph.importers.onnx_converters import register_once
 
     register_once()
-    for n, (name, builder, spec, exporter, opset, batch) in enumerate(todo, 1):
+    store = folder / "results.json"
+    for name, builder, spec, exporter, opset, batch in tracked(todo, "corpus files", every=60):
         path = folder / file_name(name, exporter, opset, batch)
         entry = results.get(path.name, {})
         if entry.get("export_error") or (("match" in entry or "error" in entry) and not args.remeasure):
@@ -399,9 +421,7 @@ def main(argv=None) -> int:
         store.write_text(json.dumps(results, indent=1))
         state = entry.get("export_error") and "exporter refused" or entry.get("error") or \
             ("match" in entry and f"match={entry['match']} import {entry['import_s']}s") or "exported"
-        print(f"[{n}/{len(todo)}] {path.name:<48} {state[:150]}", flush=True)
-    print(table(results))
-    return 0
+        print(f"{path.name:<48} {state[:150]}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

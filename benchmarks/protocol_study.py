@@ -5,28 +5,25 @@ Every variant is a space's named protocol (``swapfw protocols SPACE``) with at m
 overridden; ground truth only ranks these few presets, it never fits a number. Scores go through
 the score cache, so a killed run resumes and a rerun prints the table at once.
 
-    python benchmarks/protocol_study.py                       # every split, writes protocol_study.json
+    python benchmarks/protocol_study.py [--out FILE]          # every split
     python benchmarks/protocol_study.py --splits darts,nb301 --seeds 0,1,2
 
 Prints, per split and variant: Spearman's rho of swap, regswap (mu = sigma = auto, from the sampled
-sizes of the sized network) and params, and the seconds per architecture spent on swap.
+sizes of the sized network) and params, and the seconds per architecture spent on swap. Every row
+is kept in ``--out`` as it ends (a rerun of a variant replaces its row). Needs ``dev/`` (the
+development splits), ``nb201/nb201.csv`` and ``cifar10/test.npz`` under ``SWAPFW_DATA``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-import torch
+import swapfw
+from common import Progress, data_path, need_data, parser, previous_raw, publish, set_threads, table, write_results
 
-from swapfw.running.executors import ExecutorSpec
-from swapfw.studies.correlate import CorrelateSettings, correlate
-
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-REAL = f"cifar10:{DATA / 'cifar10' / 'test.npz'}"
+REAL = f"cifar10:{data_path('cifar10', 'test.npz')}"
 #: the SWAP authors' batch: the first 16 CIFAR-10 images, unshuffled (written by ``authors_batch``)
 AUTHORS = "authors-batch"
 
@@ -99,7 +96,8 @@ def authors_batch(folder: Path) -> str:
 
     path = folder / "authors_batch.npy"
     if not path.exists():
-        with np.load(DATA / "cifar10" / "test.npz") as data:
+        folder.mkdir(parents=True, exist_ok=True)
+        with np.load(need_data("cifar10", "test.npz")) as data:
             x = data["x"][:16].astype(np.float32).transpose(0, 3, 1, 2) / 255.0
         x = (x - np.array(CIFAR10_MEAN, np.float32).reshape(1, 3, 1, 1)) / np.array(CIFAR10_STD, np.float32).reshape(1, 3, 1, 1)
         np.save(path, np.ascontiguousarray(x))
@@ -110,23 +108,24 @@ def run_variant(split: str, label: str, protocol: str, overrides: dict, args) ->
     space, truth, metric, build, samples = SPLITS[split]
     overrides = dict(overrides)
     if overrides.get("data") == AUTHORS:
-        overrides["data"] = authors_batch(Path(args.out).resolve().parent)
+        overrides["data"] = authors_batch(Path(args.work))
     build = {**build, **overrides.pop("build_options", {})}
     proxies = ["swap", "regswap", "params"]
     count = args.samples or samples
-    settings = CorrelateSettings(space=space, truth=str(DATA / truth), metric=metric, proxies=proxies,
-                                 samples=count or _distinct(space, DATA / truth, metric, build), seeds=args.seeds, protocol=protocol,
-                                 build_options=build, cache=args.cache, **overrides)
+    truth = need_data(*truth.split("/"))
     start = time.perf_counter()
-    report = correlate(settings, executor=ExecutorSpec("local", threads=args.threads))
-    archs = report["samples"] * len(report["seeds"])
+    report = swapfw.correlate(space=space, truth=str(truth), metric=metric, proxies=proxies,
+                              samples=count or _distinct(space, truth, metric, build), seeds=args.seeds,
+                              protocol=protocol, space_options=build, cache=args.cache, executor="local",
+                              threads=args.threads, progress=Progress(every=60), **overrides)
+    archs = report.samples * len(report.seeds)
     return {"split": split, "variant": label, "protocol": protocol, "overrides": overrides, "build": build,
-            "archs": report["samples"], "seeds": report["seeds"], "data": report["data"], "batch": report["batch"],
-            "repeats": report["repeats"],
-            **{f"rho_{p}": report["proxies"][p]["spearman_mean"] for p in proxies},
-            **{f"std_{p}": report["proxies"][p]["spearman_std"] for p in proxies},
-            "swap_seconds_per_arch": report["proxies"]["swap"]["seconds"] / archs,
-            "wall_seconds": round(time.perf_counter() - start, 1), "notes": report["notes"]}
+            "archs": report.samples, "seeds": report.seeds, "data": report.data, "batch": report.batch,
+            "repeats": report.repeats,
+            **{f"rho_{p}": report.proxies[p]["spearman_mean"] for p in proxies},
+            **{f"std_{p}": report.proxies[p]["spearman_std"] for p in proxies},
+            "swap_seconds_per_arch": report.proxies["swap"]["seconds"] / archs,
+            "wall_seconds": round(time.perf_counter() - start, 1), "notes": report.notes}
 
 
 def _distinct(space: str, path: Path, metric: str, build: dict) -> int:
@@ -138,40 +137,55 @@ def _distinct(space: str, path: Path, metric: str, build: dict) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--splits", default=",".join(SPLITS), help="comma-separated splits")
-    parser.add_argument("--samples", type=int, default=None, help="architectures per split (default: all; NB201 500)")
-    parser.add_argument("--seeds", default="0")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--cache", default=None, help="score cache (default: swapfw's)")
-    parser.add_argument("--only", default=None, help="comma-separated variant labels to run")
-    parser.add_argument("--out", default="protocol_study.json")
-    args = parser.parse_args()
+    options = parser(__doc__, threads=1)
+    options.add_argument("--splits", default=",".join(SPLITS), help="comma-separated splits")
+    options.add_argument("--samples", type=int, default=None, help="architectures per split (default: all; NB201 500)")
+    options.add_argument("--seeds", default="0")
+    options.add_argument("--cache", default=None, help="score cache (default: swapfw's)")
+    options.add_argument("--only", default=None, help="comma-separated variant labels to run")
+    options.add_argument("--work", default="/tmp/swapfw_protocol_study", help="where the authors' batch is written")
+    args = options.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
-    if not (DATA / "dev").is_dir():
-        sys.exit(f"skipped: the development splits are not at {DATA / 'dev'} (../shared/data is absent)")
-    torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    results = json.loads(out.read_text()) if out.exists() else []
+    need_data("dev"), need_data("cifar10", "test.npz")
+    set_threads(args.threads)
+    results = previous_raw(args, "protocol_study", [])
     only = set(args.only.split(",")) if args.only else None
     for split in args.splits.split(","):
         space = SPLITS[split][0]
-        print(f"\n{split} ({space}, {SPLITS[split][2]})")
-        print(f"{'variant':<26}{'swap':>8}{'regswap':>9}{'params':>8}{'s/arch':>9}  data, S, R")
         for label, protocol, overrides in VARIANTS[space]:
             if only and label not in only:
                 continue
             row = run_variant(split, label, protocol, overrides, args)
+            print(f"{split}, {label}: swap {row['rho_swap']:.3f}, regswap {row['rho_regswap']:.3f}, params "
+                  f"{row['rho_params']:.3f} ({row['wall_seconds']} s)", file=sys.stderr, flush=True)
             results = [r for r in results if (r["split"], r["variant"], r["seeds"]) != (split, label, row["seeds"])]
             results.append(row)
-            out.write_text(json.dumps(results, indent=1))
-            data = "images" if row["data"].startswith("cifar10:") else \
-                "authors' batch" if row["data"].startswith("tensor:") else row["data"]
-            print(f"{label:<26}{row['rho_swap']:>8.3f}{row['rho_regswap']:>9.3f}{row['rho_params']:>8.3f}"
-                  f"{row['swap_seconds_per_arch']:>9.3f}  {data}, {row['batch']}, {row['repeats']}", flush=True)
-            for note in row["notes"]:
-                if "ceiling" in note:
-                    print(f"{'':<26}note: {note}")
+            write_results(args, "protocol_study", _tables(results), results, quiet=True)
+    publish(args, "protocol_study", _tables(results), results, doc=__doc__)
+
+
+def _tables(results: list[dict]) -> list[dict]:
+    """One table per split, its variants in the order they are listed (every row kept)."""
+    order = {(space, label): i for space, variants in VARIANTS.items() for i, (label, _, _) in enumerate(variants)}
+    tables = []
+    for split in [s for s in SPLITS if any(r["split"] == s for r in results)]:
+        space, _, metric, _, _ = SPLITS[split]
+        rows = sorted((r for r in results if r["split"] == split),
+                      key=lambda r: (order.get((space, r["variant"]), len(order)), r["seeds"]))
+        notes = sorted({f"{r['variant']}: {note}" for r in rows for note in r["notes"] if "ceiling" in note})
+        tables.append(table(
+            f"{split} ({space}, {metric})",
+            ["variant", "seeds", "archs", "swap", "regswap", "params", "s/arch", "data", "S", "R"],
+            [[r["variant"], ",".join(map(str, r["seeds"])), r["archs"], round(r["rho_swap"], 3),
+              round(r["rho_regswap"], 3), round(r["rho_params"], 3), round(r["swap_seconds_per_arch"], 3),
+              _data(r["data"]), r["batch"], r["repeats"]] for r in rows],
+            ["swap, regswap, params: Spearman's rho with the split's metric (mean over the seeds); s/arch: seconds "
+             "per architecture spent on swap", *notes]))
+    return tables
+
+
+def _data(source: str) -> str:
+    return "images" if source.startswith("cifar10:") else "authors' batch" if source.startswith("tensor:") else source
 
 
 if __name__ == "__main__":

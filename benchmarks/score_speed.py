@@ -1,26 +1,22 @@
 """SWAP-Score time against a plain forward pass of the same network and batch (the floor).
 
-    python benchmarks/score_speed.py [--batch 64] [--device cpu] [--repeats 5]
+    python benchmarks/score_speed.py [--batch 64] [--device cpu] [--repeats 5] [--networks NAME,...] [--out FILE]
 
 Prints, per network, the median seconds of a ``torch.no_grad`` forward pass and of a full
 SWAP count (the same forward with taps, binarising, packing and distinct counting), and
 their ratio. Both run the same module in the same mode (BatchNorm on batch statistics).
-Memory: the peak each needs above the prepared network (``peak_memory.py``: peak GPU memory on
+Memory: the peak each needs above the prepared network (``common.PeakMemory``: peak GPU memory on
 CUDA, the peak resident memory sampled during the step on the CPU), each step in a fresh process
 on the CPU so that no earlier step's freed memory hides its need.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
-
 import torch
 import torch.nn as nn
 import torchvision
 
-from peak_memory import PeakMemory, in_fresh_process
+from common import PeakMemory, in_fresh_process, median_seconds, parser, publish, set_threads, table, tracked
 from swapfw.scoring.network import prepare
 
 
@@ -68,18 +64,6 @@ NETWORKS = {
 }
 
 
-def median_seconds(fn, repeats: int, sync) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _prepared(name: str, batch: int, size: int, device: str):
     network = prepare(NETWORKS[name](), input_shape=(3, size, size), seed=0, device=device)
     inputs = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
@@ -92,8 +76,9 @@ def _prepared(name: str, batch: int, size: int, device: str):
     return network, inputs, forward
 
 
-def peak_mb_above_prepared(name: str, step: str, batch: int, size: int, device: str) -> float:
+def peak_mb_above_prepared(name: str, step: str, batch: int, size: int, device: str, threads: int) -> float:
     """Memory one ``forward`` or ``swap`` step needs above the prepared network and its batch."""
+    set_threads(threads)
     network, inputs, forward = _prepared(name, batch, size, device)
     with PeakMemory(device) as peak:
         forward() if step == "forward" else network.count(inputs)
@@ -101,29 +86,40 @@ def peak_mb_above_prepared(name: str, step: str, batch: int, size: int, device: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--networks", default=",".join(NETWORKS))
-    args = parser.parse_args()
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    memory = "peak GPU MB" if args.device.startswith("cuda") else "peak RSS MB"
-    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+    options = parser(__doc__)
+    options.add_argument("--batch", type=int, default=64)
+    options.add_argument("--size", type=int, default=32)
+    options.add_argument("--device", default="cpu")
+    options.add_argument("--repeats", type=int, default=5)
+    options.add_argument("--networks", default=",".join(NETWORKS))
+    args = options.parse_args()
+    threads = set_threads(args.threads)
+    cuda = args.device.startswith("cuda")
+    memory = "peak GPU MB" if cuda else "peak RSS MB"
+    print(f"torch {torch.__version__}, device {args.device}, threads {threads}, "
           f"batch {args.batch}, input 3x{args.size}x{args.size}")
-    print(f"{'network':<16} {'values V':>10} {'SWAP':>9} {'forward s':>10} {'SWAP s':>9} {'ratio':>6}   "
-          f"{memory} above the prepared network: forward / SWAP")
-    for name in args.networks.split(","):
+    rows, raw = [], []
+    for name in tracked(args.networks.split(","), "networks", every=0):
         network, inputs, forward = _prepared(name, args.batch, args.size, args.device)
         counts = network.count(inputs)
-        t_forward = median_seconds(forward, args.repeats, sync)
-        t_swap = median_seconds(lambda: network.count(inputs), args.repeats, sync)
-        step_args = (args.batch, args.size, args.device)
-        run = (lambda step, *a: step(*a)) if args.device.startswith("cuda") else in_fresh_process
+        t_forward = median_seconds(forward, args.repeats, args.device)
+        t_swap = median_seconds(lambda: network.count(inputs), args.repeats, args.device)
+        step_args = (args.batch, args.size, args.device, threads)
+        run = (lambda step, *a: step(*a)) if cuda else in_fresh_process
         peaks = [run(peak_mb_above_prepared, name, step, *step_args) for step in ("forward", "swap")]
-        print(f"{name:<16} {counts.values:>10,} {counts.swap:>9,} {t_forward:>10.4f} {t_swap:>9.4f} "
-              f"{t_swap / t_forward:>6.2f}   {peaks[0]:>8.0f} / {peaks[1]:.0f}")
+        rows.append([name, counts.values, counts.swap, round(t_forward, 4), round(t_swap, 4),
+                     round(t_swap / t_forward, 2), round(peaks[0]), round(peaks[1])])
+        raw.append({"network": name, "values": counts.values, "swap": counts.swap, "forward_seconds": t_forward,
+                    "swap_seconds": t_swap, "forward_peak_mb": peaks[0], "swap_peak_mb": peaks[1]})
+    result = table(f"SWAP count against a plain forward pass (the floor), batch {args.batch}, "
+                   f"3x{args.size}x{args.size}, device {args.device}",
+                   ["network", "values V", "SWAP", "forward s", "SWAP s", "SWAP / forward",
+                    f"forward {memory}", f"SWAP {memory}"], rows,
+                   [f"median of {args.repeats} runs after one untimed run; {threads} torch thread(s)",
+                    "memory: the peak a step needs above the prepared network and its batch"
+                    + ("" if cuda else ", sampled on the CPU, each step in a fresh process"),
+                    "the first count also builds the tapped copy of the fx graph and the engine's buffers"])
+    publish(args, "score_speed", [result], raw, device=args.device, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Width groups: Torch-Pruning (what the model space uses) against hand-written propagation on the fx graph.
 
-    python benchmarks/width_groups.py [MODEL ...]
+    python benchmarks/width_groups.py [MODEL ...] [--threads 1] [--out FILE]
 
 For each model, the channel groups the model space records with Torch-Pruning's DependencyGraph
 and those of a union-find propagation over the same fx graph (the alternative we did not ship:
@@ -8,7 +8,8 @@ conv/linear outputs open a group, depthwise convs, norms and shape-keeping ops p
 add/mul/sub/div unite groups, concatenation joins them, anything else freezes its channels).
 Each partition is compared as sets of the conv/linear layers whose output channels a group
 holds, with the seconds each analysis took (TP s*: with the probe that shrinks the groups once,
-and one at a time where that fails, which the union-find column does not do).
+and one at a time where that fails, which the union-find column does not do). A MODEL picks the
+models whose name contains it (default: all).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+
+from common import parser, publish, set_threads, table, tracked
 
 HERE = Path(__file__).resolve().parent
 _ELEMENTWISE = {operator.add, operator.mul, operator.sub, operator.truediv, torch.add, torch.mul, torch.sub, torch.div,
@@ -170,17 +173,19 @@ def main() -> None:
     from swapfw_plugins.spaces.model_space.source import load_template
     from swapfw_plugins.spaces.model_space.width import find_groups
 
-    torch.set_num_threads(1)
+    options = parser(__doc__, threads=1)
+    options.add_argument("models", nargs="*", help="models whose name contains one of these (default: all)")
+    args = options.parse_args()
+    set_threads(args.threads)
     sys.path.insert(0, str(HERE))
     work = Path("/tmp/swapfw_width_groups")
     work.mkdir(exist_ok=True)
     import torch_pruning  # noqa: F401  (imported once, outside the timings)
 
-    wanted = sys.argv[1:]
-    print(f"{'model':<30}{'TP groups':>10}{'TP s*':>7}{'fx groups':>10}{'fx s':>7}  partition")
-    for name, make in models(work).items():
-        if wanted and not any(w in name for w in wanted):
-            continue
+    rows = []
+    chosen = {name: make for name, make in models(work).items()
+              if not args.models or any(w in name for w in args.models)}
+    for name, make in tracked(chosen.items(), "models", every=0):
         template = load_template(make(), None)
         ir = build_ir(template.graph_module, template.example)
         tick = time.perf_counter()
@@ -191,7 +196,12 @@ def main() -> None:
         fx = fx_partition(template.graph_module, template.example)
         fx_s = time.perf_counter() - tick
         verdict = "same" if tp == fx else f"differ: {len(tp - fx)} only TP, {len(fx - tp)} only fx"
-        print(f"{name:<30}{len(tp):>10}{tp_s:>7.2f}{len(fx):>10}{fx_s:>7.2f}  {verdict}", flush=True)
+        rows.append([name, len(tp), round(tp_s, 2), len(fx), round(fx_s, 2), verdict])
+    made = table("Width groups: Torch-Pruning (what the model space uses) against a union-find propagation on the fx "
+                 "graph", ["model", "TP groups", "TP s*", "fx groups", "fx s", "partition"], rows,
+                 ["TP s*: with the probe that shrinks the groups once, and one at a time where that fails (the "
+                  "union-find column does not do this)", f"{set_threads(None)} torch thread(s)"])
+    publish(args, "width_groups", [made], doc=__doc__)
 
 
 if __name__ == "__main__":
