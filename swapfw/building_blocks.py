@@ -98,15 +98,16 @@ def relu_conv_bn(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Sequen
 
 
 class Zero(nn.Module):
-    """The ``none`` op: zeros of the edge's output shape (strided; ``channels`` wide where the edge
-    changes width), computed as ``mul(0.)`` of the input so torch.fx traces it."""
+    """The ``none`` op: zeros of the edge's output shape, computed as ``mul(0.)`` of the input so
+    torch.fx traces it. ``stride`` subsamples like the edge's other ops; ``channels``, given only
+    where the edge changes width (TransNAS-Bench-101), is the output's width."""
 
     def __init__(self, stride: int = 1, channels: int | None = None):
         super().__init__()
         self.stride, self.channels = stride, channels
 
     def forward(self, x):
-        if self.channels is not None and self.channels != x.shape[1]:
+        if self.channels is not None:  # a Python constant, so torch.fx traces a single branch
             return x[:, :1, ::self.stride, ::self.stride].mul(0.0).expand(-1, self.channels, -1, -1)
         if self.stride == 1:
             return x.mul(0.0)
@@ -114,18 +115,25 @@ class Zero(nn.Module):
 
 
 class FactorizedReduce(nn.Module):
-    """``skip`` where resolution (or width) changes: ReLU, two 1x1 strided convs, the second on the
-    input shifted by one pixel, concatenated, BatchNorm (DARTS and TransNAS-Bench-101)."""
+    """``skip`` where resolution (or width) changes: ReLU, two 1x1 strided convs to ``cout // 2``
+    and ``cout - cout // 2`` channels, the second on the input shifted by one pixel, concatenated,
+    BatchNorm (DARTS and TransNAS-Bench-101).
 
-    def __init__(self, cin: int, cout: int, stride: int = 2):
+    ``pad``: shift by padding a zero row and column first, so any input size works (TransNAS-Bench-101);
+    False: by cropping the first row and column, as DARTS does (even input sizes only). Both give the
+    same values on even sizes, but not to the last bit (the second convolution sees another size), so
+    each benchmark keeps its own form.
+    """
+
+    def __init__(self, cin: int, cout: int, stride: int = 2, pad: bool = True):
         super().__init__()
         self.relu = nn.ReLU()
         self.convs = nn.ModuleList([nn.Conv2d(cin, cout // 2, 1, stride, bias=False),
                                     nn.Conv2d(cin, cout - cout // 2, 1, stride, bias=False)])
-        self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0.0)
+        self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0.0) if pad else None
         self.bn = nn.BatchNorm2d(cout)
 
     def forward(self, x):
         x = self.relu(x)
-        shifted = self.pad(x)[:, :, 1:, 1:]
+        shifted = (x if self.pad is None else self.pad(x))[:, :, 1:, 1:]
         return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))

@@ -13,6 +13,7 @@ import torch
 import swapfw
 from swapfw import plugins
 from swapfw.errors import SwapfwError
+from swapfw.testing import check_space
 from swapfw_plugins.spaces import nb101
 from swapfw_plugins.spaces.nb101 import OPS, Cell, NB101Network, NB101Space, Spec, module_hash, vertex_channels
 
@@ -279,12 +280,22 @@ def test_hand_counted_extremes():
     assert params(space.build(small)) == 227_274
 
 
+#: build options the kit runs on: the reduced protocol's network (two stacks) and one with other classes
+BUILDS = ({"channels": 16, "stacks": 2, "cells": 1}, {"channels": 8, "stacks": 3, "cells": 2, "classes": 100})
+
+
+@pytest.mark.parametrize("options", BUILDS, ids=["reduced", "classes"])
+def test_conforms_to_the_kit(options):
+    """Sampling, canonical strings, operators, round trips, the hash encoding, builds and their sizes."""
+    check_space(space, build_options=options)
+
+
 def test_count_params_without_building_equals_the_built_network():
     assert space.count_params(INCEPTION_QUERY) == space.count_params(INCEPTION_STORED) == 2_694_282
     assert space.count_params(STORED_8555530) == 8_555_530
     assert space.count_params(arch([[0, 1], [0, 0]], ["input", "output"])) == 882_570
-    for spec in [SMALL, INCEPTION_QUERY] + space.sample(20, 6):
-        for options in ({"channels": 16, "stacks": 2, "cells": 1}, {"channels": 8, "stacks": 3, "cells": 2, "classes": 100}):
+    for spec in [SMALL, INCEPTION_QUERY, STORED_8555530] + space.sample(6, 6):
+        for options in BUILDS:
             assert space.count_params(spec, **options) == params(space.build(spec, **options)), (spec, options)
     with pytest.raises(SwapfwError, match="stacks"):
         space.count_params(SMALL, stacks=0)
@@ -368,7 +379,7 @@ def test_prepare_and_score_through_the_space(registered):
     small = swapfw.scoring.network.prepare(f"nb101:{SMALL}", build_options={"channels": 16, "cells": 1})
     assert len(small.binding.points) > 0
     assert small.ir.params == params(space.build(SMALL, channels=16, cells=1))
-    result = swapfw.score(f"nb101:{SMALL}", batch=8, build_options={"channels": 16, "cells": 1})
+    result = swapfw.score(f"nb101:{SMALL}", batch=8, space_options={"channels": 16, "cells": 1})
     assert result.activation_sites > 0 and result.swap > 0
 
 
@@ -400,10 +411,9 @@ def test_dev_archs_build_within_the_spaces_size_range():
 # --- operators -------------------------------------------------------------------------------
 
 
-def test_sample_is_deterministic_distinct_and_canonical():
+def test_sample_reaches_every_cell_size_and_refuses_impossible_counts():
     first = space.sample(300, seed=3)
-    assert first == space.sample(300, seed=3) != space.sample(300, seed=4)
-    assert len(set(first)) == 300 and all(space.canonical(a) == a for a in first)
+    assert first != space.sample(300, seed=4) and all(space.canonical(a) == a for a in first[::10])
     assert {space.parse(a).vertices for a in first} == set(range(2, 8))
     for count in (0, nb101.SIZE + 1, 2.5):
         with pytest.raises(SwapfwError):
@@ -426,9 +436,10 @@ def test_mutate_op_changes_one_vertex_op():
     rng = random.Random(0)
     for text in space.sample(100, seed=1):
         child = space.mutate(text, rng)
-        assert child != text and space.canonical(child) == child
         if space.parse(text).vertices > 2:
             assert child in _op_neighbours(text)
+        else:
+            assert child != text
     lone = arch([[0, 1], [0, 0]], ["input", "output"])
     assert space.mutate(lone, rng) != space.canonical(lone)  # no op to change: rewires instead
 
@@ -438,7 +449,7 @@ def test_mutate_connectivity_gives_a_different_valid_cell():
     sizes = set()
     for text in space.sample(100, seed=2):
         child = space.mutate(text, rng, kind="connectivity")
-        assert child != text and space.canonical(child) == child
+        assert child != text
         sizes.add(space.parse(child).vertices - space.parse(text).vertices)
     assert {-1, 0, 1} <= sizes  # flips grow, keep and shrink cells
     with pytest.raises(SwapfwError, match="'op' or 'connectivity'"):
@@ -451,7 +462,7 @@ def test_crossover_gives_valid_children_that_mix():
     mixed = 0
     for a, b in zip(archs[::2], archs[1::2]):
         c, d = space.crossover(a, b, rng)
-        assert space.canonical(c) == c and space.canonical(d) == d
+        assert space.canonical(c) == c and space.canonical(d) == d  # the kit checks a few; these are many
         mixed += c not in (a, b)
     assert mixed >= 10
 

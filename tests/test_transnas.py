@@ -12,6 +12,7 @@ import torch.nn as nn
 
 import swapfw
 from swapfw.errors import SwapfwError
+from swapfw.testing import check_space
 import swapfw_plugins.spaces.transnas as transnas
 from swapfw_plugins.spaces.transnas import (MICRO_OPS, TASKS, FactorizedReduce, MicroCell, TransNASMacroSpace,
                                              TransNASMicroSpace, Zero)
@@ -291,9 +292,11 @@ def test_cell_wiring_and_zero_shapes():
     assert torch.equal(MicroCell(("none",) * 6, 8, 8, 1)(x), torch.zeros_like(x))
     reduced = MicroCell(("none",) * 6, 8, 16, 2)(x)
     assert reduced.shape == (2, 16, 5, 5) and not reduced.any()  # benchmark: (H + 1) // 2 on odd sizes
-    assert Zero(8, 16, 2)(x).shape == FactorizedReduce(8, 16, 2)(x).shape == nn.Conv2d(8, 16, 3, 2, 1)(x).shape
+    assert Zero(2, 16)(x).shape == FactorizedReduce(8, 16, 2)(x).shape == nn.Conv2d(8, 16, 3, 2, 1)(x).shape
+    assert FactorizedReduce(8, 15, 2)(x).shape == (2, 15, 5, 5)  # an odd width splits 7 + 8
     conv3 = MicroCell(("conv3x3",) * 6, 8, 16, 2)
-    assert [type(e).__name__ for e in conv3.edges] == ["ReLUConvBN"] * 6
+    assert [[type(m).__name__ for m in e] for e in conv3.edges] == [["ReLU", "Conv2d", "BatchNorm2d"]] * 6
+    assert [e[1].stride for e in conv3.edges] == [(2, 2), (2, 2), (1, 1), (2, 2), (1, 1), (1, 1)]
     assert [type(e).__name__ for e in MicroCell(skips, 8, 16, 2).edges] == [
         "FactorizedReduce", "FactorizedReduce", "Identity", "FactorizedReduce", "Identity", "Identity"]
 
@@ -368,11 +371,22 @@ def test_score_through_the_spaces():
 # --- operators -------------------------------------------------------------------------------
 
 
+#: (space, build options, input shape) the kit runs on: narrow networks of every task at small sizes
+KIT = [(micro, {"channels": 8}, (3, 64, 64)), (micro, {"channels": 8, "task": "autoencoder"}, (3, 64, 64)),
+       (macro, {"channels": 8, "task": "jigsaw"}, (3, 96, 96)),
+       (macro, {"channels": 8, "task": "class_scene", "classes": 63}, (3, 64, 64))]
+
+
+@pytest.mark.parametrize("space, options, shape", KIT, ids=["micro", "micro-autoencoder", "macro-jigsaw",
+                                                            "macro-scene"])
+def test_conforms_to_the_kit(space, options, shape):
+    """Sampling, canonical strings, operators, round trips, NASLib encodings, builds and their sizes."""
+    check_space(space, build_options=options, input_shape=shape)
+
+
 @pytest.mark.parametrize("space, size", [(micro, 4096), (macro, 3256)])
-def test_sample_is_deterministic_and_distinct(space, size):
-    first = space.sample(300, seed=3)
-    assert first == space.sample(300, seed=3) != space.sample(300, seed=4)
-    assert len(set(first)) == 300 and all(space.canonical(a) == a for a in first)
+def test_sample_covers_the_space_and_refuses_impossible_counts(space, size):
+    assert space.sample(300, seed=3) != space.sample(300, seed=4)
     assert sorted(space.sample(size, seed=0)) == sorted(space.enumerate())
     for count in (0, size + 1, 2.0):
         with pytest.raises(SwapfwError):

@@ -33,8 +33,8 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.plugin_api import check_mutation_kind, check_sample_count, part_params
-from swapfw.plugin_api import Preset
+from swapfw.plugin_api import (FactorizedReduce, Preset, Zero, bad_arch, check_mutation_kind, check_sample_count,
+                               part_params, positive_option, relu_conv_bn, shown)
 
 #: DARTS ``PRIMITIVES``, in its order
 OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
@@ -58,15 +58,9 @@ class Genotype(NamedTuple):
     reduce_concat: tuple[int, ...]
 
 
-def _shown(arch: object) -> str:
-    text = repr(arch)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
 def _bad(arch: object, reason: str) -> SwapfwError:
     """One-line error naming the string, what is wrong, and the form expected."""
-    return SwapfwError(f"bad DARTS architecture {_shown(arch)}: {reason}; expected {FORM}, "
-                       f"OP one of {', '.join(OPS)}")
+    return bad_arch("DARTS", arch, reason, f"{FORM}, OP one of {', '.join(OPS)}")
 
 
 # --- strings -----------------------------------------------------------------------------------
@@ -155,7 +149,7 @@ def format_genotype(genotype) -> str:
         normal, reduce = list(map(tuple, genotype.normal)), list(map(tuple, genotype.reduce))
         concats = [tuple(getattr(genotype, f"{cell}_concat", CONCAT)) for cell in CELLS]
     except (AttributeError, TypeError):
-        raise SwapfwError(f"DARTS format needs a genotype with normal and reduce pair lists, got {_shown(genotype)}") \
+        raise SwapfwError(f"DARTS format needs a genotype with normal and reduce pair lists, got {shown(genotype)}") \
             from None
     text = (f"Genotype(normal={[(op, source) for op, source in normal]!r}, normal_concat={list(concats[0])!r}, "
             f"reduce={[(op, source) for op, source in reduce]!r}, reduce_concat={list(concats[1])!r})")
@@ -180,11 +174,6 @@ def canonical_genotype(genotype: Genotype) -> Genotype:
 # --- the network ---------------------------------------------------------------------------
 
 
-def _relu_conv_bn(cin: int, cout: int, kernel: int = 1) -> nn.Sequential:
-    """DARTS ReLUConvBN (stride 1, 'same' padding): the cells' 1x1 preprocessing."""
-    return nn.Sequential(nn.ReLU(), nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout))
-
-
 def _dw_pw(channels: int, kernel: int, stride: int, dilation: int) -> list[nn.Module]:
     """ReLU, depthwise kxk conv, pointwise 1x1 conv: the common part of SepConv and DilConv."""
     return [nn.ReLU(),
@@ -204,37 +193,17 @@ def dil_conv(channels: int, kernel: int, stride: int) -> nn.Sequential:
     return nn.Sequential(*_dw_pw(channels, kernel, stride, 2), nn.BatchNorm2d(channels))
 
 
-class Zero(nn.Module):
-    """The ``none`` op: zeros of the output's shape (strided), as ``mul(0.)`` so torch.fx traces it."""
-
-    def __init__(self, stride: int):
-        super().__init__()
-        self.stride = stride
-
-    def forward(self, x):
-        if self.stride == 1:
-            return x.mul(0.0)
-        return x[:, :, ::self.stride, ::self.stride].mul(0.0)
+def factorized_reduce(cin: int, cout: int) -> FactorizedReduce:
+    """DARTS' FactorizedReduce: halves the resolution, the second 1x1 conv on the input cropped by
+    one pixel; like DARTS it needs an even channel count and an even input size."""
+    if cout % 2:
+        raise SwapfwError(f"DARTS FactorizedReduce needs an even channel count, got {cout}")
+    return FactorizedReduce(cin, cout, pad=False)
 
 
-class FactorizedReduce(nn.Module):
-    """Halve the resolution: ReLU, two 1x1 stride-2 convs (the second shifted by one pixel), concat, BN.
-
-    Like DARTS it needs an even input size (the two halves differ in size otherwise).
-    """
-
-    def __init__(self, cin: int, cout: int):
-        super().__init__()
-        if cout % 2:
-            raise SwapfwError(f"DARTS FactorizedReduce needs an even channel count, got {cout}")
-        self.relu = nn.ReLU()
-        self.conv_1 = nn.Conv2d(cin, cout // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(cin, cout // 2, 1, stride=2, bias=False)
-        self.bn = nn.BatchNorm2d(cout)
-
-    def forward(self, x):
-        x = self.relu(x)
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
+def _preprocess(cin: int, cout: int) -> nn.Sequential:
+    """The cells' 1x1 ReLUConvBN preprocessing of an input."""
+    return relu_conv_bn(cin, cout, 1)
 
 
 def edge_op(op: str, channels: int, stride: int) -> nn.Module:
@@ -242,7 +211,7 @@ def edge_op(op: str, channels: int, stride: int) -> nn.Module:
     if op == "none":
         return Zero(stride)
     if op == "skip_connect":
-        return nn.Identity() if stride == 1 else FactorizedReduce(channels, channels)
+        return nn.Identity() if stride == 1 else factorized_reduce(channels, channels)
     if op == "max_pool_3x3":
         return nn.MaxPool2d(3, stride=stride, padding=1)
     if op == "avg_pool_3x3":
@@ -266,9 +235,8 @@ class Cell(nn.Module):
     def __init__(self, edges, c_prev_prev: int, c_prev: int, channels: int, reduction: bool, reduction_prev: bool):
         super().__init__()
         self.reduction = reduction
-        self.preprocess0 = (FactorizedReduce(c_prev_prev, channels) if reduction_prev
-                            else _relu_conv_bn(c_prev_prev, channels))
-        self.preprocess1 = _relu_conv_bn(c_prev, channels)
+        self.preprocess0 = (factorized_reduce if reduction_prev else _preprocess)(c_prev_prev, channels)
+        self.preprocess1 = _preprocess(c_prev, channels)
         self.ops = nn.ModuleList(edge_op(op, channels, 2 if reduction and source < 2 else 1) for op, source in edges)
         self.inputs = tuple(source for _, source in edges)
         self.multiplier = len(CONCAT)
@@ -365,18 +333,11 @@ def count_params(genotype: Genotype, classes: int, channels: int, layers: int, i
     stems, cells, last = layout(channels, layers, imagenet, stem)
     total = sum(part_params(_stem, *spec) for spec in stems.values()) + last * classes + classes
     for reduction, c_prev_prev, c_prev, width, reduction_prev in cells:
-        total += part_params(FactorizedReduce if reduction_prev else _relu_conv_bn, c_prev_prev, width)
-        total += part_params(_relu_conv_bn, c_prev, width)
+        total += part_params(factorized_reduce if reduction_prev else _preprocess, c_prev_prev, width)
+        total += part_params(_preprocess, c_prev, width)
         for op, source in (genotype.reduce if reduction else genotype.normal):
             total += part_params(edge_op, op, width, 2 if reduction and source < 2 else 1)
     return total
-
-
-def _positive(name: str, value) -> int:
-    """Build options come from users: refuse what would build a nonsense network."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SwapfwError(f"DARTS {name} must be a positive integer, got {value!r}")
-    return value
 
 
 def _off(name: str, value, why: str) -> None:
@@ -486,8 +447,8 @@ class DartsSpace:
             raise SwapfwError(f"unknown DARTS build option(s) {', '.join(sorted(unknown))}; known: classes, "
                               "channels, layers, dataset (cifar|imagenet), stem (0|1), auxiliary (0), drop_path (0)")
         dataset = _dataset(dataset)
-        classes = DEFAULT_CLASSES[dataset] if classes is None else _positive("classes", classes)
-        channels, layers = _positive("channels", channels), _positive("layers", layers)
+        classes = DEFAULT_CLASSES[dataset] if classes is None else positive_option("DARTS", "classes", classes)
+        channels, layers = positive_option("DARTS", "channels", channels), positive_option("DARTS", "layers", layers)
         _off("auxiliary", auxiliary, "the auxiliary head is a training-time tower that inference does not run, "
                                      "and DARTS excludes it from its parameter counts")
         _off("drop_path", drop_path, "drop path is a training-time regulariser; scoring uses the inference network")
@@ -549,7 +510,7 @@ class DartsSpace:
                     targets = [s for s in range(node) if s != source and not (keep_distinct and s == other)]
                     moves += [(cell, k, s) for s in targets]
             if not moves:
-                raise SwapfwError(f"DARTS architecture {_shown(arch)} has no edge whose input can change")
+                raise SwapfwError(f"DARTS architecture {shown(arch)} has no edge whose input can change")
             cell, k, source = rng.choice(moves)
             cells[cell][k] = (cells[cell][k][0], source)
         return format_genotype(canonical_genotype(Genotype(tuple(cells["normal"]), CONCAT,
@@ -574,7 +535,7 @@ class DartsSpace:
             config = None
         if not isinstance(config, dict):
             raise SwapfwError(f"a NAS-Bench-301 configuration is a JSON object of {NB301_PREFIX}... keys, "
-                              f"not {_shown(value)}")
+                              f"not {shown(value)}")
         return format_genotype(canonical_genotype(nb301_to_genotype(config)))
 
     def crossover(self, a: str, b: str, rng: random.Random) -> tuple[str, str]:

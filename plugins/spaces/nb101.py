@@ -33,8 +33,7 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.plugin_api import check_mutation_kind, check_sample_count, part_params
-from swapfw.plugin_api import Preset
+from swapfw.plugin_api import Preset, bad_arch, check_mutation_kind, check_sample_count, part_params, positive_option
 
 INPUT, OUTPUT = "input", "output"
 #: the benchmark's ``available_ops``, in its order (the canonical labelling depends on it)
@@ -73,10 +72,7 @@ class _Invalid(Exception):
 
 def _bad(arch: object, reason: str) -> SwapfwError:
     """One-line error naming the string, what is wrong, and the form expected."""
-    shown = repr(arch) if len(repr(arch)) <= 160 else repr(arch)[:157] + "..."
-    shown = shown.replace("\n", "\\n")
-    return SwapfwError(f"bad NB101 architecture {shown}: {reason}; expected {FORM} "
-                       f"with OP one of {', '.join(OPS)}")
+    return bad_arch("NB101", arch, reason, f"{FORM} with OP one of {', '.join(OPS)}", limit=160)
 
 
 # --- specs: read, prune, check ---------------------------------------------------------------
@@ -383,11 +379,10 @@ def count_params(spec: Spec, classes: int, channels: int, stacks: int, cells: in
 KERNELS = {"conv3x3-bn-relu": 3, "conv1x1-bn-relu": 1}
 
 
-def _positive(name: str, value) -> int:
-    """Build options come from users: refuse what would build a nonsense network."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SwapfwError(f"NB101 {name} must be a positive integer, got {value!r}")
-    return value
+def _sizes(classes, channels, stacks, cells) -> tuple[int, int, int, int]:
+    """The build options, checked: they come from users."""
+    return tuple(positive_option("NB101", name, value) for name, value in
+                 (("classes", classes), ("channels", channels), ("stacks", stacks), ("cells", cells)))
 
 
 # --- operators -------------------------------------------------------------------------------
@@ -459,14 +454,12 @@ class NB101Space:
         the extra channel.
         """
         spec = representative(parse_arch(arch))
-        return NB101Network(spec, _positive("classes", classes), _positive("channels", channels),
-                            _positive("stacks", stacks), _positive("cells", cells))
+        return NB101Network(spec, *_sizes(classes, channels, stacks, cells))
 
     def count_params(self, arch: str, *, classes: int = 10, channels: int = 128, stacks: int = 3,
                      cells: int = 3) -> int:
         """The parameter count of ``build(arch, ...)``, without building it."""
-        return count_params(representative(parse_arch(arch)), _positive("classes", classes),
-                            _positive("channels", channels), _positive("stacks", stacks), _positive("cells", cells))
+        return count_params(representative(parse_arch(arch)), *_sizes(classes, channels, stacks, cells))
 
     #: encodings besides the spec: the benchmark's module hash (one way: a hash names a cell of the
     #: benchmark's table, which is not here to look it up in)

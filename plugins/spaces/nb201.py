@@ -15,8 +15,8 @@ import random
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.plugin_api import check_mutation_kind, check_sample_count, mutate_edge, part_params, uniform_crossover
-from swapfw.plugin_api import Preset
+from swapfw.plugin_api import (Preset, Zero, bad_arch, check_mutation_kind, check_sample_count, mutate_edge,
+                               part_params, positive_option, relu_conv_bn, uniform_crossover)
 
 #: the NB201 op set, in the benchmark's own order (its generation order depends on it)
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -30,9 +30,7 @@ OFFICIAL_SHUFFLE_SEED = 88
 
 def _bad(arch: object, reason: str) -> SwapfwError:
     """One-line error naming the string, what is wrong, and the form expected."""
-    shown = repr(arch) if len(repr(arch)) <= 120 else repr(arch)[:117] + "..."
-    return SwapfwError(f"bad NB201 architecture {shown}: {reason}; expected {FORM} "
-                       f"with OP one of {', '.join(OPS)}")
+    return bad_arch("NB201", arch, reason, f"{FORM} with OP one of {', '.join(OPS)}")
 
 
 def _parse_node(arch: str, target: int, text: str) -> list[str]:
@@ -109,19 +107,6 @@ def _ops_of_number(number: int) -> tuple[str, ...]:
 # --- the network ---------------------------------------------------------------------------
 
 
-def _relu_conv_bn(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    """NB201's ReLUConvBN: the op on conv edges and both halves of the reduction block."""
-    return nn.Sequential(nn.ReLU(), nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
-                         nn.BatchNorm2d(cout))
-
-
-class Zero(nn.Module):
-    """The ``none`` op: zeros shaped like the input, as ``x.mul(0.)`` so torch.fx can trace it."""
-
-    def forward(self, x):
-        return x.mul(0.0)
-
-
 def _edge_op(op: str, channels: int) -> nn.Module:
     """One edge's module; cells keep their width, so pooling needs no 1x1 preprocessing."""
     if op == "none":
@@ -130,7 +115,7 @@ def _edge_op(op: str, channels: int) -> nn.Module:
         return nn.Identity()
     if op == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    return _relu_conv_bn(channels, channels, 1 if op == "nor_conv_1x1" else 3)
+    return relu_conv_bn(channels, channels, 1 if op == "nor_conv_1x1" else 3)
 
 
 class Cell(nn.Module):
@@ -154,8 +139,8 @@ class Reduction(nn.Module):
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.conv_a = _relu_conv_bn(cin, cout, 3, stride=2)
-        self.conv_b = _relu_conv_bn(cout, cout, 3)
+        self.conv_a = relu_conv_bn(cin, cout, 3, stride=2)
+        self.conv_b = relu_conv_bn(cout, cout, 3)
         self.shortcut = nn.Sequential(nn.AvgPool2d(2, stride=2), nn.Conv2d(cin, cout, 1, bias=False))
 
     def forward(self, x):
@@ -211,11 +196,10 @@ def count_params(ops: tuple[str, ...], classes: int, channels: int, cells: int) 
     return total
 
 
-def _positive(name: str, value) -> int:
-    """Build options come from users: refuse what would build a nonsense network."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SwapfwError(f"NB201 {name} must be a positive integer, got {value!r}")
-    return value
+def _sizes(classes, channels, cells) -> tuple[int, int, int]:
+    """The build options, checked: they come from users."""
+    return tuple(positive_option("NB201", name, value)
+                 for name, value in (("classes", classes), ("channels", channels), ("cells", cells)))
 
 
 # --- the plugin ------------------------------------------------------------------------------
@@ -260,13 +244,11 @@ class NB201Space:
 
     def build(self, arch: str, *, classes: int = 10, channels: int = 16, cells: int = 5) -> nn.Module:
         """The exact benchmark network (C=16, N=5 by default), randomly initialised."""
-        return NB201Network(parse_arch(arch), _positive("classes", classes), _positive("channels", channels),
-                            _positive("cells", cells))
+        return NB201Network(parse_arch(arch), *_sizes(classes, channels, cells))
 
     def count_params(self, arch: str, *, classes: int = 10, channels: int = 16, cells: int = 5) -> int:
         """The parameter count of ``build(arch, ...)``, without building it."""
-        return count_params(parse_arch(arch), _positive("classes", classes), _positive("channels", channels),
-                            _positive("cells", cells))
+        return count_params(parse_arch(arch), *_sizes(classes, channels, cells))
 
     def enumerate(self) -> list[str]:
         """All 15,625 architectures in the official index order (see ``official_order``)."""

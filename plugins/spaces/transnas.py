@@ -46,8 +46,8 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.plugin_api import check_mutation_kind, check_sample_count, mutate_edge, part_params, uniform_crossover
-from swapfw.plugin_api import Preset
+from swapfw.plugin_api import (FactorizedReduce, Preset, Zero, bad_arch, check_mutation_kind, check_sample_count,
+                               mutate_edge, part_params, positive_option, relu_conv_bn, uniform_crossover)
 
 BASE_CHANNELS = 64
 MICRO_SKELETON = "41414"
@@ -73,14 +73,9 @@ DATA_NOTE = ("TransNAS-Bench-101 was trained on Taskonomy images, which are not 
              "the batch is whatever --data gives, resized to the network's input")
 
 
-def _shown(arch: object) -> str:
-    text = repr(arch)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
 def _bad(space: str, form: str, arch: object, reason: str) -> SwapfwError:
     """One-line error naming the string, what is wrong, and the form expected."""
-    return SwapfwError(f"bad TransNAS-Bench-101 {space} architecture {_shown(arch)}: {reason}; expected {form}")
+    return bad_arch(f"TransNAS-Bench-101 {space}", arch, reason, form)
 
 
 def _fields(space: str, form: str, arch: object) -> list[str]:
@@ -203,60 +198,15 @@ def macro_archs() -> tuple[str, ...]:
 # --- the network -----------------------------------------------------------------------------
 
 
-class ReLUConvBN(nn.Module):
-    """The benchmark's ReLUConvBN: ReLU, bias-free conv, affine BN."""
-
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1):
-        super().__init__()
-        self.ops = nn.Sequential(nn.ReLU(), nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False),
-                                 nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        return self.ops(x)
-
-
-class Zero(nn.Module):
-    """The ``none`` op: zeros shaped like the edge's output (stride and width applied).
-
-    With a width change the benchmark allocates zeros of the new shape; ``expand`` of a zeroed
-    one-channel slice gives the same values and keeps the module traceable by torch.fx.
-    """
-
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        if cin != cout and stride == 1:
-            raise ValueError("a width-changing none edge at stride 1 is not in the benchmark")  # never built
-        self.cin, self.cout, self.stride = cin, cout, stride
-
-    def forward(self, x):
-        if self.cin == self.cout:
-            return x.mul(0.0) if self.stride == 1 else x[:, :, ::self.stride, ::self.stride].mul(0.0)
-        return x[:, :1, ::self.stride, ::self.stride].mul(0.0).expand(-1, self.cout, -1, -1)
-
-
-class FactorizedReduce(nn.Module):
-    """``skip`` where width or resolution changes: ReLU, two 1x1 convs (one shifted by a pixel), BN."""
-
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.relu = nn.ReLU()
-        self.convs = nn.ModuleList([nn.Conv2d(cin, cout // 2, 1, stride, bias=False),
-                                    nn.Conv2d(cin, cout - cout // 2, 1, stride, bias=False)])
-        self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0.0)
-        self.bn = nn.BatchNorm2d(cout)
-
-    def forward(self, x):
-        x = self.relu(x)
-        shifted = self.pad(x)[:, :, 1:, 1:]
-        return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
-
-
 def _micro_edge(op: str, cin: int, cout: int, stride: int) -> nn.Module:
+    """One cell edge, as the benchmark's: ``none`` gives zeros of the edge's output shape (the
+    benchmark allocates them; a zeroed slice, expanded, gives the same values and traces), ``skip``
+    a FactorizedReduce where the shape changes, a conv a ReLUConvBN."""
     if op == "none":
-        return Zero(cin, cout, stride)
+        return Zero(stride, cout if cin != cout else None)
     if op == "skip_connect":
         return nn.Identity() if stride == 1 and cin == cout else FactorizedReduce(cin, cout, stride)
-    return ReLUConvBN(cin, cout, 1 if op == "conv1x1" else 3, stride)
+    return relu_conv_bn(cin, cout, 1 if op == "conv1x1" else 3, stride)
 
 
 def micro_edges(ops: tuple[str, ...], cin: int, cout: int, stride: int) -> list[tuple[str, int, int, int]]:
@@ -285,8 +235,8 @@ class BasicBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, stride: int):
         super().__init__()
-        self.conv_a = ReLUConvBN(cin, cout, 3, stride)
-        self.conv_b = ReLUConvBN(cout, cout, 3)
+        self.conv_a = relu_conv_bn(cin, cout, 3, stride)
+        self.conv_b = relu_conv_bn(cout, cout, 3)
         self.downsample = None
         if stride != 1 or cin != cout:
             self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
@@ -320,7 +270,8 @@ class Encoder(nn.Module):
 def _encoder_stem(channels: int) -> nn.Sequential:
     """Stem to 1/4 resolution: a stride-2 conv to half the width, BN, a stride-2 ReLU-conv-BN to the width."""
     half = max(1, channels // 2)
-    return nn.Sequential(nn.Conv2d(3, half, 3, 2, 1, bias=False), nn.BatchNorm2d(half), ReLUConvBN(half, channels, 3, 2))
+    return nn.Sequential(nn.Conv2d(3, half, 3, 2, 1, bias=False), nn.BatchNorm2d(half),
+                         relu_conv_bn(half, channels, 3, 2))
 
 
 def encoder_layout(skeleton: tuple[int, ...], channels: int) -> tuple[list[list[tuple[int, int, int]]], int]:
@@ -473,9 +424,7 @@ def _task_options(space: str, task, classes) -> tuple[str, int | None]:
         return task, None
     if classes is None:
         return task, TASKS[task]
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
-        raise SwapfwError(f"TransNAS-Bench-101 classes must be a positive integer, got {classes!r}")
-    return task, classes
+    return task, positive_option("TransNAS-Bench-101", "classes", classes)
 
 
 def _width(channels) -> int:

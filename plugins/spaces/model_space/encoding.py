@@ -13,6 +13,7 @@ shortest form (``.5``, ``1``), activation aliases by their name (``swish`` -> ``
 from __future__ import annotations
 
 from swapfw import SwapfwError
+from swapfw.plugin_api import bad_arch
 
 from .choices import KINDS, LETTERS, ChoicePoint
 
@@ -57,9 +58,7 @@ def format_values(points: list[ChoicePoint], values: list) -> str:
 def parse_values(text, points: list[ChoicePoint]) -> list:
     """The string -> one value per point (kinds left out: the original's); SwapfwError if bad."""
     def bad(reason: str) -> SwapfwError:
-        shown = repr(text) if len(repr(text)) <= 100 else repr(text)[:97] + "..."
-        return SwapfwError(f"bad model architecture {shown}: {reason}; expected {form(points)} "
-                           "(TOKEN*N repeats a token)")
+        return bad_arch("model", text, reason, f"{form(points)} (TOKEN*N repeats a token)", limit=100)
 
     if not isinstance(text, str) or not text.strip():
         raise bad("it is empty")

@@ -10,6 +10,7 @@
 
 import itertools
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import torch.nn as nn
@@ -105,7 +106,8 @@ class TinyMlp:
 
 class HillClimb:
     """Start from one sampled architecture; each cycle score ``mutations`` neighbours at once and
-    move to the best of them if it beats the current one."""
+    move to the best of them if it beats the current one. Without ``cycles`` it climbs until the
+    budget is spent (``evaluate`` raises BudgetSpent, which ends the run)."""
 
     name = "hill-climb"
     description = "greedy local search over mutated neighbours"
@@ -113,7 +115,7 @@ class HillClimb:
     def run(self, space, evaluate, settings, rng, on_cycle):
         current = space.sample(1, settings.seed)[0]
         best = (current, evaluate([current])[0])
-        for _ in range(settings.cycles):
+        for _ in range(settings.cycles) if settings.cycles is not None else itertools.count():
             neighbours = [space.mutate(best[0], rng, kind="op") for _ in range(settings.mutations)]
             best = max([best, *zip(neighbours, evaluate(neighbours))], key=lambda m: m[1])
             on_cycle(best[1])
@@ -129,17 +131,26 @@ class NoRun:
 
 
 class ThreadPool:
-    """Tasks on threads of this process (torch releases the GIL in its kernels)."""
+    """Tasks on threads of this process, one at a time: building a task's network traces it with
+    torch.fx, which patches torch globally while it traces, so two tasks must not build at once
+    (``swapfw.testing.check_executor`` catches a pool that lets them). A real executor spreads
+    tasks over processes or machines instead."""
+
+    _turn = threading.Lock()
 
     def __init__(self, spec):
-        from swapfw.running.tasks import run_task
+        from swapfw.plugin_api import run_task
 
         self.workers = spec.workers or 2
         self._run_task = run_task
         self._pool = ThreadPoolExecutor(self.workers)
 
+    def _run_one(self, task):
+        with self._turn:
+            return self._run_task(task)
+
     def run(self, tasks):
-        futures = {self._pool.submit(self._run_task, task): index for index, task in enumerate(tasks)}
+        futures = {self._pool.submit(self._run_one, task): index for index, task in enumerate(tasks)}
         for future in as_completed(futures):
             yield futures[future], future.result()
 
