@@ -24,6 +24,12 @@ def data_file(*parts: str) -> Path:
     return path
 
 
+def data_rows(*parts: str) -> list[dict]:
+    """The rows of a CSV of the benchmark data, or the test skipped (``data_file``)."""
+    with data_file(*parts).open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 @pytest.fixture
 def cifar_npz():
     return data_file("cifar10", "test.npz")

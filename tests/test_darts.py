@@ -1,9 +1,7 @@
 """The darts search space (DARTS / NAS-Bench-301): strings, canonical form, the DARTS network, operators."""
 
-import csv
 import random
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,8 +14,8 @@ from swapfw.scoring.network import prepare
 from swapfw.testing import check_space
 from swapfw_plugins.spaces import darts
 from swapfw_plugins.spaces.darts import CONCAT, NODES, OPS, SAMPLE_OPS, DartsSpace, Genotype
+from conftest import data_rows
 
-DEV = Path(__file__).parents[2] / "shared" / "data" / "dev"
 
 # quark0/darts cnn/genotypes.py
 DARTS_V1 = ("Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 0), ('sep_conv_3x3', 1), "
@@ -56,11 +54,7 @@ def params(module):
 
 
 def read_dev(name):
-    path = DEV / name
-    if not path.is_file():
-        pytest.skip(f"dev split not found at {path} (../shared/data is absent)")
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    return data_rows("dev", name)
 
 
 def replace_edge(arch, cell, k, edge):

@@ -1,11 +1,9 @@
 """The nb101 search space: specs, pruning, isomorphism, the exact benchmark network, operators."""
 
 import collections
-import csv
 import itertools
 import json
 import random
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,8 +14,8 @@ from swapfw.errors import SwapfwError
 from swapfw.testing import check_space
 from swapfw_plugins.spaces import nb101
 from swapfw_plugins.spaces.nb101 import OPS, Cell, NB101Network, NB101Space, Spec, module_hash, vertex_channels
+from conftest import data_rows
 
-DEV_CSV = Path(__file__).parents[2] / "shared" / "data" / "dev" / "nb101_cifar10.csv"
 C3, C1, MP = OPS
 
 space = NB101Space()
@@ -59,10 +57,7 @@ def registered():
 
 
 def dev_rows():
-    if not DEV_CSV.is_file():
-        pytest.skip(f"NB101 dev split not found at {DEV_CSV} (../shared/data is absent)")
-    with DEV_CSV.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    return data_rows("dev", "nb101_cifar10.csv")
 
 
 # --- strings, pruning, validity --------------------------------------------------------------

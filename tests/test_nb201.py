@@ -1,10 +1,8 @@
 """The nb201 search space: strings, the official index order, the exact benchmark network, operators."""
 
-import csv
 import itertools
 import json
 import random
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +12,8 @@ from swapfw.cli import cli, main
 from swapfw.errors import SwapfwError
 from swapfw.testing import check_space
 from swapfw_plugins.spaces.nb201 import OPS, Cell, NB201Space
+from conftest import data_rows
 
-NB201_DATA = Path(__file__).parents[2] / "shared" / "data" / "nb201"
 CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -25,11 +23,7 @@ space = NB201Space()
 
 
 def read_csv(name):
-    path = NB201_DATA / name
-    if not path.is_file():
-        pytest.skip(f"NAS-Bench-201 table not found at {path} (../shared/data is absent)")
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    return data_rows("nb201", name)
 
 
 def params(module):

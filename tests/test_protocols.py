@@ -1,6 +1,5 @@
 """Scoring protocols (named presets per space), the image-like input, and the encodings users bring."""
 
-import csv
 import json
 import math
 from collections import Counter
@@ -9,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import data_file
+from conftest import data_rows
 from swapfw.cli import main
 from swapfw.errors import SwapfwError
 from swapfw.plugins import get
@@ -215,8 +214,7 @@ def test_the_default_nb201_protocol_does_not_saturate():
 
 
 def _rows(name):
-    with open(data_file(*name.split("/"))) as fh:
-        return list(csv.DictReader(fh))
+    return data_rows(*name.split("/"))
 
 
 def test_nb201_index_and_naslib_op_indices_match_the_published_tables():

@@ -1,10 +1,8 @@
 """The transnas-micro and transnas-macro search spaces: strings, the benchmark's networks, operators."""
 
-import csv
 import itertools
 import math
 import random
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +15,8 @@ import swapfw_plugins.spaces.transnas as transnas
 from swapfw_plugins.spaces.transnas import (MICRO_OPS, TASKS, FactorizedReduce, MicroCell, TransNASMacroSpace,
                                              TransNASMicroSpace, Zero)
 
-DEV = Path(__file__).parents[2] / "shared" / "data" / "dev"
+from conftest import data_rows
+
 micro, macro = TransNASMicroSpace(), TransNASMacroSpace()
 README_MICRO = "64-41414-1_02_333"  # the benchmark README's examples
 README_MACRO = "64-1234-basic"
@@ -42,11 +41,7 @@ def params(module):
 
 
 def dev_archs(space, task):
-    path = DEV / f"transnas_{space}_{task}.csv"
-    if not path.is_file():
-        pytest.skip(f"TransNAS-Bench-101 dev split not found at {path} (../shared/data is absent)")
-    with path.open(newline="") as handle:
-        return [row["arch"] for row in csv.DictReader(handle)]
+    return [row["arch"] for row in data_rows("dev", f"transnas_{space}_{task}.csv")]
 
 
 # --- strings ---------------------------------------------------------------------------------

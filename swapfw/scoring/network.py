@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import os
 from dataclasses import dataclass, field
 from typing import Callable
 
