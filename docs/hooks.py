@@ -412,7 +412,7 @@ def gen_benchmarks() -> str:
     kept = {p.stem for p in RESULTS.glob("*.json")} if RESULTS.is_dir() else set()
     rows = []
     for path in sorted(BENCHMARKS.glob("*.py")):
-        if path.name in ("common.py", "peak_memory.py"):
+        if path.name == "common.py":
             continue
         doc = ast.get_docstring(ast.parse(path.read_text()))
         rows.append([f"`benchmarks/{path.name}`", md(first_paragraph(doc)) or "–",
