@@ -64,7 +64,7 @@ def commands() -> dict[str, list[str]]:
         "score-transnas-macro": ["score", "transnas-macro:64-341111-basic", "--format", "json"],
         "score-module": ["score", "nets:resnet18_c10", "--proxy", "synflow", "--mu", "11", "--sigma", "11",
                          "--format", "json"],
-        "score-mlp": ["score", "nets:mlp", "--input-shape", "3,8,8", "--proxy", "grad_norm", "--format", "json"],
+        "score-mlp": ["score", "nets:mlp", "--input-shape", "3,8,8", "--proxy", "synflow", "--proxy", "nwot", "--format", "json"],
         "correlate-nb201": ["correlate", "--space", "nb201", "--truth", nb201, "--metric", "cifar10_val", "--samples",
                             "16", "--seeds", "0,1", "--proxies", "swap,regswap,params,flops,synflow,nwot,zen,meco",
                             "--mu", "1.0", "--sigma", "1.0", *cheap],
