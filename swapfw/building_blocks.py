@@ -88,6 +88,46 @@ def part_params(make: Callable[..., torch.nn.Module], *args) -> int:
         return sum(p.numel() for p in make(*args).parameters())
 
 
+def ops_of_number(number: int, edges: int, choices: Sequence[str]) -> tuple[str, ...]:
+    """The cell at position ``number`` of the product order of ``edges`` edges over ``choices``
+    (edge 0 most significant): sampling a cell space needs no list of it."""
+    digits = []
+    for _ in range(edges):
+        number, digit = divmod(number, len(choices))
+        digits.append(choices[digit])
+    return tuple(reversed(digits))
+
+
+class EdgeCells:
+    """``sample``, ``mutate`` and ``crossover`` of a space whose architecture is a cell of one op per
+    edge (NAS-Bench-201, TransNAS-Bench-101 micro). The space mixes this in and sets ``label`` (its
+    name in messages), ``ops`` (the choices, ``none`` first where wiring is an op) and
+    ``edge_count``, and has ``parse`` (string -> ops) and ``format`` (ops -> string)."""
+
+    label: str
+    ops: Sequence[str]
+    edge_count: int
+
+    def sample(self, count: int, seed: int) -> list[str]:
+        """``count`` distinct archs drawn uniformly, the same for the same seed."""
+        size = len(self.ops) ** self.edge_count
+        check_sample_count(self.label, count, size)
+        return [self.format(ops_of_number(n, self.edge_count, self.ops)) for n in random.Random(seed).sample(range(size), count)]
+
+    def mutate(self, arch: str, rng: random.Random, kind: str = "op") -> str:
+        """Change one random edge; the result always differs from ``arch``. ``op``: the edge gets a
+        different op; ``connectivity``: wiring being the op ``none`` (a missing edge), the edge
+        toggles between ``none`` and a random other op."""
+        ops = self.parse(arch)
+        check_mutation_kind(self.label, kind)
+        return self.format(mutate_edge(ops, self.ops, rng, kind))
+
+    def crossover(self, a: str, b: str, rng: random.Random) -> tuple[str, str]:
+        """Uniform crossover: each edge of the first child comes from a or b, the second gets the other."""
+        first, second = uniform_crossover(self.parse(a), self.parse(b), rng)
+        return self.format(first), self.format(second)
+
+
 # --- cell ops of the NAS benchmarks (NAS-Bench-201, DARTS, TransNAS-Bench-101) --------------------
 
 

@@ -16,8 +16,8 @@ By kind:
   ``part_loss``, ``weighted_layers``, ``model_dtype``, ``chunks``, ``fit_in_memory``,
   ``finite_or_nan``, ``output_is_finite``, ``binarise``); the size factor (``size_factor``).
 - **spaces**: scoring protocols (``Preset``); the building blocks cell spaces share
-  (``swapfw.building_blocks``, re-exported: checks, evolutionary operators, parameter counts by
-  parts, the cell ops of the NAS benchmarks); loading a model a space derives from
+  (``swapfw.building_blocks``, re-exported: checks, evolutionary operators, ``EdgeCells`` for a
+  cell of one op per edge, parameter counts by parts, the cell ops of the NAS benchmarks); loading a model a space derives from
   (``load_model``, ``resolve_input_shape``, ``build_ir``).
 - **searchers**: the settings they are handed (``SearchSettings``).
 - **binarisers**: the activation kinds (``ACTIVATIONS``, ``PIECEWISE_LINEAR``) and ``positive``.
@@ -26,8 +26,9 @@ By kind:
 - **all**: ``SwapfwError`` (one line for the user), ``error_line``, ``is_out_of_memory``.
 """
 
-from .building_blocks import (FactorizedReduce, Zero, bad_arch, check_mutation_kind, check_sample_count,
-                              mutate_edge, part_params, positive_option, relu_conv_bn, shown, uniform_crossover)
+from .building_blocks import (EdgeCells, FactorizedReduce, Zero, bad_arch, check_mutation_kind, check_sample_count,
+                              mutate_edge, ops_of_number, part_params, positive_option, relu_conv_bn, shown,
+                              uniform_crossover)
 from .errors import SwapfwError, error_line, is_out_of_memory
 from .graph.importers import load_model, resolve_input_shape
 from .graph.ir import build_ir
@@ -57,7 +58,7 @@ __all__ = [
     "model_dtype", "chunks", "fit_in_memory", "finite_or_nan", "output_is_finite", "binarise", "size_factor",
     # spaces
     "Preset", "check_sample_count", "check_mutation_kind", "mutate_edge", "uniform_crossover", "part_params",
-    "positive_option", "bad_arch", "shown", "Zero", "relu_conv_bn", "FactorizedReduce", "load_model",
+    "positive_option", "bad_arch", "shown", "EdgeCells", "ops_of_number", "Zero", "relu_conv_bn", "FactorizedReduce", "load_model",
     "resolve_input_shape", "build_ir",
     # searchers, binarisers, executors
     "SearchSettings", "ACTIVATIONS", "PIECEWISE_LINEAR", "positive", "ExecutorSpec", "cores", "run_task", "Task",

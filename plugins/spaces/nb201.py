@@ -15,8 +15,7 @@ import random
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.plugin_api import (Preset, Zero, bad_arch, check_mutation_kind, check_sample_count, mutate_edge,
-                               part_params, positive_option, relu_conv_bn, uniform_crossover)
+from swapfw.plugin_api import EdgeCells, Preset, Zero, bad_arch, part_params, positive_option, relu_conv_bn
 
 #: the NB201 op set, in the benchmark's own order (its generation order depends on it)
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -93,15 +92,6 @@ NASLIB_EDGES = ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
 @functools.cache
 def _official_index() -> dict[str, int]:
     return {arch: index for index, arch in enumerate(official_order())}
-
-
-def _ops_of_number(number: int) -> tuple[str, ...]:
-    """Position in the product order -> ops, so sampling needs no enumeration."""
-    digits = []
-    for _ in EDGES:
-        number, digit = divmod(number, len(OPS))
-        digits.append(OPS[digit])
-    return tuple(reversed(digits))
 
 
 # --- the network ---------------------------------------------------------------------------
@@ -219,8 +209,10 @@ PROTOCOLS = {
 }
 
 
-class NB201Space:
+class NB201Space(EdgeCells):
     name = "nb201"
+    label = "NB201"  # in messages
+    edge_count = len(EDGES)
     module_activations = True  # every activation is an nn.ReLU: module hooks see them all
     description = "NAS-Bench-201 cells: 6 edges x 5 ops, 15,625 archs"
     input_shape = (3, 32, 32)
@@ -253,27 +245,6 @@ class NB201Space:
     def enumerate(self) -> list[str]:
         """All 15,625 architectures in the official index order (see ``official_order``)."""
         return list(official_order())
-
-    def sample(self, count: int, seed: int) -> list[str]:
-        """``count`` distinct archs drawn uniformly, the same for the same seed."""
-        check_sample_count("NB201", count, SIZE)
-        numbers = random.Random(seed).sample(range(SIZE), count)
-        return [format_ops(_ops_of_number(n)) for n in numbers]
-
-    def mutate(self, arch: str, rng: random.Random, kind: str = "op") -> str:
-        """Change one random edge; the result always differs from ``arch``.
-
-        ``op``: the edge gets a different op. ``connectivity``: NB201 expresses wiring through
-        ``none`` (a missing edge), so the edge toggles between ``none`` and a random other op.
-        """
-        ops = parse_arch(arch)
-        check_mutation_kind("NB201", kind)
-        return format_ops(mutate_edge(ops, OPS, rng, kind))
-
-    def crossover(self, a: str, b: str, rng: random.Random) -> tuple[str, str]:
-        """Uniform crossover: each edge of the first child comes from a or b, the second gets the other."""
-        first, second = uniform_crossover(parse_arch(a), parse_arch(b), rng)
-        return format_ops(first), format_ops(second)
 
     #: encodings besides the string: the benchmark's index, NASLib's op indices
     formats = ("index", "naslib")

@@ -46,8 +46,8 @@ import torch
 import torch.nn as nn
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.plugin_api import (FactorizedReduce, Preset, Zero, bad_arch, check_mutation_kind, check_sample_count,
-                               mutate_edge, part_params, positive_option, relu_conv_bn, uniform_crossover)
+from swapfw.plugin_api import (EdgeCells, FactorizedReduce, Preset, Zero, bad_arch, check_mutation_kind,
+                               check_sample_count, ops_of_number, part_params, positive_option, relu_conv_bn)
 
 BASE_CHANNELS = 64
 MICRO_SKELETON = "41414"
@@ -134,15 +134,6 @@ def format_micro(ops) -> str:
         raise SwapfwError(f"a TransNAS-Bench-101 micro cell needs 6 ops from {', '.join(MICRO_OPS)}, got {ops!r}")
     text = "".join(digits)
     return f"{BASE_CHANNELS}-{MICRO_SKELETON}-{text[0]}_{text[1:3]}_{text[3:]}"
-
-
-def _micro_of_number(number: int) -> str:
-    """Position in the product order (edge 0 most significant) -> string, so sampling needs no list."""
-    digits = []
-    for _ in EDGES:
-        number, digit = divmod(number, len(MICRO_OPS))
-        digits.append(digit)
-    return format_micro(reversed(digits))
 
 
 # --- macro strings ---------------------------------------------------------------------------
@@ -464,8 +455,10 @@ class _Networks:
         return count_params(*self._network_args(arch, task, classes, channels))
 
 
-class TransNASMicroSpace(_Networks):
+class TransNASMicroSpace(_Networks, EdgeCells):
     name = "transnas-micro"
+    label = "TransNAS-Bench-101 micro"  # in messages
+    edge_count = len(EDGES)
     module_activations = True  # every activation is an nn.ReLU: module hooks see them all
     data_note = DATA_NOTE
     description = "TransNAS-Bench-101 cell space: skeleton 64-41414, 6 edges x 4 ops, 4,096 archs"
@@ -497,24 +490,7 @@ class TransNASMicroSpace(_Networks):
 
     def enumerate(self) -> list[str]:
         """All 4,096 cells, the digits counting up from 0_00_000 (edge order, first edge most significant)."""
-        return [_micro_of_number(n) for n in range(MICRO_SIZE)]
-
-    def sample(self, count: int, seed: int) -> list[str]:
-        """``count`` distinct archs drawn uniformly, the same for the same seed."""
-        check_sample_count("TransNAS-Bench-101 micro", count, MICRO_SIZE)
-        return [_micro_of_number(n) for n in random.Random(seed).sample(range(MICRO_SIZE), count)]
-
-    def mutate(self, arch: str, rng: random.Random, kind: str = "op") -> str:
-        """Change one random edge; ``op``: to a different op; ``connectivity``: toggle it between
-        ``none`` (no edge) and a random other op."""
-        ops = parse_micro(arch)
-        check_mutation_kind("TransNAS-Bench-101 micro", kind)
-        return format_micro(mutate_edge(ops, MICRO_OPS, rng, kind))
-
-    def crossover(self, a: str, b: str, rng: random.Random) -> tuple[str, str]:
-        """Uniform crossover: each edge of the first child comes from a or b, the second gets the other."""
-        first, second = uniform_crossover(parse_micro(a), parse_micro(b), rng)
-        return format_micro(first), format_micro(second)
+        return [format_micro(ops_of_number(n, len(EDGES), MICRO_OPS)) for n in range(MICRO_SIZE)]
 
     #: NASLib's op indices (naslib/search_spaces/transbench101): the six edge digits, in string order
     formats = ("naslib",)
