@@ -167,12 +167,13 @@ def train_and_test(space, arch: str, seed: int, data, epochs: int, device: str, 
 # --- one model -----------------------------------------------------------------------------------
 
 
-def run_model(name: str, source: str, args, data, images: str) -> list[dict]:
+def run_model(name: str, source: str, args, data, images: str, kinds: str | None = None) -> list[dict]:
     import swapfw
     from swapfw.plugins import get_space
 
+    options = {"source": source, **({"kinds": kinds} if kinds else {})}
     tick = time.perf_counter()
-    space = get_space("model", {"source": source})
+    space = get_space("model", options)
     bind_s = time.perf_counter() - tick
     original = space.params
     tick = time.perf_counter()
@@ -186,7 +187,7 @@ def run_model(name: str, source: str, args, data, images: str) -> list[dict]:
         mu = target / 1e6
         sigma = sigma_from_sizes(sizes, mu)
         tick = time.perf_counter()
-        report = swapfw.search(space="model", space_options={"source": source}, mu=mu, sigma=sigma, data=images,
+        report = swapfw.search(space="model", space_options=options, mu=mu, sigma=sigma, data=images,
                                batch=args.batch, population=args.population, cycles=args.cycles,
                                mutations=args.mutations, sample_size=args.sample_size, seed=0, device=args.device,
                                no_cache=True, threads=args.threads, progress=Progress(every=60))
@@ -196,7 +197,7 @@ def run_model(name: str, source: str, args, data, images: str) -> list[dict]:
         uniform, uniform_params = uniform_baseline(space, found_params)
         swaps = {}
         for label, arch in (("found", found), ("uniform", uniform)):
-            result = swapfw.score(f"model:{arch}", space_options={"source": source}, data=images,
+            result = swapfw.score(f"model:{arch}", space_options=options, data=images,
                                   batch=args.batch, seed=0, device=args.device)
             swaps[label] = result.swap
         accuracy, train_s = {"found": [], "uniform": []}, 0.0
@@ -205,7 +206,8 @@ def run_model(name: str, source: str, args, data, images: str) -> list[dict]:
                 tick = time.perf_counter()
                 accuracy[label].append(train_and_test(space, arch, seed, data, args.epochs, args.device))
                 train_s += time.perf_counter() - tick
-        row = {"model": name, "source": source, "fraction": fraction, "original_params": original,
+        row = {"model": name, "source": source, "kinds": kinds or "+".join(space.describe()["per_kind"]),
+               "fraction": fraction, "original_params": original,
                "target_params": round(target), "mu": mu, "sigma": sigma, "found": found, "found_params": found_params,
                "found_vs_target": found_params / target - 1, "uniform": uniform, "uniform_params": uniform_params,
                "uniform_ratio": float(uniform.split("|")[0].split(":")[1].split("*")[0]),
@@ -225,9 +227,9 @@ def _table(rows: list[dict], args) -> dict:
         f"The variant found against the uniformly width-scaled original of the same size: swap-nas with regswap, "
         f"population {args.population}, {args.cycles} cycles, S = {args.batch}; trained {args.epochs} epoch(s) on "
         f"{args.train} CIFAR-10 images, tested on {args.test}, {args.seeds} training seed(s), device {args.device}",
-        ["model", "original M", "target", "found M", "vs target %", "uniform ratio", "uniform M", "SWAP found",
+        ["model", "kinds", "original M", "target", "found M", "vs target %", "uniform ratio", "uniform M", "SWAP found",
          "SWAP uniform", "acc found %", "acc uniform %", "acc std found", "acc std uniform", "search s", "train s"],
-        [[row["model"], round(row["original_params"] / 1e6, 3), f"{row['fraction']:.0%}",
+        [[row["model"], row["kinds"], round(row["original_params"] / 1e6, 3), f"{row['fraction']:.0%}",
           round(row["found_params"] / 1e6, 3), round(100 * row["found_vs_target"], 1), row["uniform_ratio"],
           round(row["uniform_params"] / 1e6, 3), row["swap_found"], row["swap_uniform"],
           round(100 * statistics.mean(row["accuracy_found"]), 1),
@@ -257,6 +259,9 @@ def main() -> None:
     options.add_argument("--train", type=int, default=4000, help="training images (the first of each class)")
     options.add_argument("--test", type=int, default=2000, help="test images (the last of each class)")
     options.add_argument("--device", default="cpu")
+    options.add_argument("--kinds", default="",
+                         help="choice kinds to compare, ';'-separated sets of +-joined kinds (e.g. "
+                              "'width+kernel+depth+activation;width;width+kernel+depth'); empty: the space's default")
     options.add_argument("--work", default="/tmp/swapfw_model_search", help="where the ONNX export is written")
     args = options.parse_args()
     path = need_data("cifar10", "test.npz")
@@ -270,7 +275,8 @@ def main() -> None:
     print(f"config: {vars(args)}")
     start, rows = time.perf_counter(), []
     for name, source in sources(args.models.split(","), work).items():
-        rows += run_model(name, source, args, data, f"cifar10:{path}")
+        for kinds in args.kinds.split(";"):
+            rows += run_model(name, source, args, data, f"cifar10:{path}", kinds or None)
     wall = time.perf_counter() - start
     made = _table(rows, args)
     made["notes"].append(f"wall time {wall / 60:.1f} min")

@@ -14,6 +14,7 @@ Long calls take ``progress``: a callable ``progress(advance, total, label)``, ca
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 
@@ -87,23 +88,37 @@ class SpecResult(Result):
 
 def score(model, *, protocol: str | None = None, data: str | None = None, batch: int | None = None,
           repeats: int | None = None, input_shape=None, seed: int = 0, device: str = "cpu", init: str = "random",
-          mu=None, sigma=None, binariser: str | None = None, proxies=(), space_options=None):
+          mu=None, sigma=None, binariser: str | None = None, proxies=(), space_options=None, cache: str | None = None,
+          threads: int | None = None, progress=None):
     """Score MODEL (an .onnx path, ``package.module:callable``, ``SPACE:ARCH`` or an ``nn.Module``):
     SWAP, |A|, size and FLOPs, regularised SWAP with ``mu``/``sigma`` (numbers, or ``"auto"`` for a
-    SPACE:ARCH model), and any ``proxies``. Returns a ``ScoreResult``."""
+    SPACE:ARCH model), and any ``proxies``. Returns a ``ScoreResult``; ``progress`` shows the reference work
+    ``auto`` and calibrated proxies need (once per space and protocol, then kept in ``cache``, a score
+    cache file); ``threads``: torch threads for this call."""
+    import torch
+
     from .scoring.score import score as score_model
 
     build_options, shape = opt.space_options(space_options), opt.shape(input_shape)
     proxies = tuple(opt.names(proxies, "--proxy") or ())
-    derivation = _score_derivation(model, proxies, mu, sigma, protocol=protocol, data=data, batch=batch,
-                                   repeats=repeats, build_options=build_options, input_shape=shape,
-                                   binariser=binariser, device=device)
-    return score_model(model, data=data, batch=batch, input_shape=shape, seed=seed, device=device, init=init,
-                       derivation=derivation, binariser=binariser, proxies=proxies, build_options=build_options,
-                       protocol=protocol, repeats=repeats)
+    if threads is not None and threads < 1:
+        raise OptionError(f"--threads must be at least 1, got {threads}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        derivation = _score_derivation(model, proxies, mu, sigma, protocol=protocol, data=data, batch=batch,
+                                       repeats=repeats, build_options=build_options, input_shape=shape,
+                                       binariser=binariser, device=device, progress=progress, cache=cache,
+                                       threads=threads)
+        return score_model(model, data=data, batch=batch, input_shape=shape, seed=seed, device=device, init=init,
+                           derivation=derivation, binariser=binariser, proxies=proxies,
+                           build_options=build_options, protocol=protocol, repeats=repeats)
+    finally:
+        torch.set_num_threads(before)
 
 
-def _score_derivation(model, proxies: tuple[str, ...], mu, sigma, **scoring):
+def _score_derivation(model, proxies: tuple[str, ...], mu, sigma, progress=None, cache=None, threads=None,
+                      **scoring):
     """What the derived proxies of one score read, made as ``correlate`` and ``search`` make it: mu and
     sigma (``auto`` from the space's reference sizes) and calibrated proxies' reference samples."""
     from .graph.importers import parse_space_model
@@ -133,10 +148,10 @@ def _score_derivation(model, proxies: tuple[str, ...], mu, sigma, **scoring):
         return Derivation(mu, sigma)
     settings = ScoringSettings(space=in_space[0], **scoring)
     counted = hasattr(get_space(settings.space, settings.build_options), "count_params")
-    cache = ScoreCache(None) if needs_reference or not counted else NoCache()
+    cache = ScoreCache(cache) if needs_reference or not counted else NoCache()
     try:
-        with open_pool(ExecutorSpec(device=settings.device)) as pool:
-            return reference.derivation(settings, names, mu, sigma, cache, pool)
+        with open_pool(ExecutorSpec(device=settings.device, threads=threads)) as pool:
+            return reference.derivation(settings, names, mu, sigma, cache, pool, progress)
     finally:
         cache.close()
 
@@ -275,8 +290,10 @@ def convert(space: str, value: str, *, to: str = "arch", from_: str | None = Non
                    "result": run_convert(bound, value, to, source)})
 
 
-def export(model, out: str, *, format: str = "onnx", space_options=None, input_shape=None) -> Result:
-    """Write ``model`` (e.g. a found ``SPACE:ARCH``) to ``out`` as ONNX or TorchScript (``format``)."""
+def export(model, out: str, *, format: str | None = None, space_options=None, input_shape=None) -> Result:
+    """Write ``model`` (e.g. a found ``SPACE:ARCH``) to ``out`` as ONNX or TorchScript (``format``; default
+    from the suffix), BatchNorm kept and how its space scores it recorded, so ``score(out)`` gives the
+    space's score."""
     from .graph.export import export as run_export
 
     return Result(run_export(model, format, out, build_options=opt.space_options(space_options),
@@ -294,13 +311,25 @@ def protocols(space: str) -> Result:
                    for name, p in presets(get("spaces", space)).items()})
 
 
-def space_info(space: str, *, space_options=None) -> Result:
+def space_info(space: str, *, space_options=None, arch: str | None = None) -> Result:
     """What varies in ``space`` (its ``describe()``, where it describes itself, else its form) and the
-    encodings it converts (``formats``)."""
-    from .plugins import get_space
+    encodings it converts (``formats``); with ``arch``, that architecture as changes from the space's
+    original model (a space with ``changes``, such as ``model``) and its size."""
+    from .graph.importers import space_params
+    from .plugins import call, get_registry, get_space
     from .studies.encodings import formats
 
-    bound = get_space(space, opt.space_options(space_options))
+    options = opt.space_options(space_options)
+    bound = get_space(space, options)
+    if arch is not None:
+        if not hasattr(bound, "changes"):
+            raise SwapfwError(f"space {space!r} has no original model to list changes from: its architectures "
+                              "are their own description (swapfw space-info SPACE shows the form)")
+        entry = dataclasses.replace(get_registry().entry("spaces", space), obj=bound)
+        canonical = call(entry, "canonical", arch)
+        changes = call(entry, "changes", canonical)
+        return Result({"space": space, "arch": canonical, "changed": len(changes),
+                       "params": space_params(space, canonical, options), "changes": changes})
     if hasattr(bound, "describe"):
         info = dict(bound.describe())
     else:

@@ -23,11 +23,39 @@ def _api():
     return api
 
 
+def _save_json(result, path: str) -> None:
+    try:
+        with open(path, "w") as fh:
+            json.dump(result.to_dict(), fh)
+    except OSError as exc:
+        raise SwapfwError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _echo_json(result) -> None:
     click.echo(json.dumps(result.to_dict()))
 
 
-@click.group()
+#: every command's --format: a table for people, or JSON (the API's ``to_dict()``) for programs
+format_option = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+                             show_default=True, help="table, or json: exactly what the Python API's to_dict() returns.")
+
+
+def proxy_option(help_text: str, single: bool = False):
+    """``--proxy``, the one spelling on every command: repeatable, each value also a comma list
+    (``--proxies`` is kept, hidden, for scripts written before)."""
+    def decorate(command):
+        command = click.option("--proxies", "proxies_old", multiple=True, hidden=True)(command)
+        return click.option("--proxy", "proxy", multiple=True, metavar="NAME[,NAME...]", help=help_text)(command)
+    return decorate
+
+
+def _proxies(options: dict) -> list[str] | None:
+    """The --proxy values (and the hidden --proxies), one list; None where none was given."""
+    values = [v for v in (*options.pop("proxy", ()), *options.pop("proxies_old", ())) for v in v.split(",") if v]
+    return values or None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="swapfw")
 @click.option("--load-plugins", default=None, metavar="NAMES",
               help="Load only these plugins (entry-point or distribution names, comma-separated; no:NAME skips "
@@ -58,29 +86,60 @@ def cli(load_plugins):
 @click.option("--mu", default=None, help="Regularisation centre, parameters in millions, or auto.")
 @click.option("--sigma", default=None, help="Regularisation width, in millions squared, or auto.")
 @click.option("--binariser", default=None, help="Use this binariser for every site it handles.")
-@click.option("--proxies", "--proxy", "proxies", multiple=True,
-              help="Also compute these proxy plugins (comma-separated, or the option repeated).")
+@proxy_option("Also compute these proxies (swapfw plugins lists them; repeatable, or comma-separated).")
 @click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
               help="Build option of a SPACE:ARCH model, e.g. classes=100 (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def score(model, fmt, **options):
-    """Score MODEL: an .onnx file, package.module:callable, or SPACE:ARCH."""
-    result = _api().score(model, **options)
+@format_option
+@click.option("--cache", default=None,
+              help="Score cache for the reference work --mu/--sigma auto and calibrated proxies need "
+                   "(default: ~/.cache/swapfw/scores.sqlite).")
+@click.option("--threads", default=None, type=int, help="Torch threads (default: torch's own choice).")
+@click.option("--save", default=None, help="Also write the result, as --format json prints it, to this file.")
+def score(model, fmt, save, **options):
+    """Score MODEL: an .onnx or TorchScript file, package.module:callable, or SPACE:ARCH."""
+    with _progress() as progress:
+        result = _api().score(model, proxies=_proxies(options) or (), **options, progress=progress)
+    if save:
+        _save_json(result, save)
     if fmt == "json":
         return _echo_json(result)
     if result.note:
         click.echo(f"note: {result.note}", err=True)
-    rows = [("model", result.source)] + ([("protocol", result.protocol)] if result.protocol else []) + [
-            ("SWAP", result.swap if result.repeats == 1 else f"{result.swap:.1f} (mean of {result.repeats})"),
-            ("regularised SWAP", "-" if result.regswap is None else f"{result.regswap:.2f}"),
-            ("standard patterns |A|", result.standard_patterns), ("params", f"{result.params:,}"),
-            ("FLOPs (MACs/sample)", f"{result.flops:,}"), ("activation sites", result.activation_sites),
-            ("values V", f"{result.values:,}"), ("samples S", result.samples),
-            ("binarisers", ", ".join(f"{k}->{v}" for k, v in sorted(result.binarisers.items()))),
-            ("data", result.data), ("seconds", f"{result.seconds:.3f}")]
+    _print_rows(_score_rows(result))
+
+
+def _score_rows(result) -> list[tuple[str, object]]:
+    """The score as a table that says what was scored: the input, the protocol, and which network
+    each figure describes where a protocol scores a smaller network than the one it sizes."""
+    def network(options: dict) -> str:
+        return ", ".join(f"{k}={v}" for k, v in options.items()) or "the default build"
+
+    sized = result.sized_network is not None
+    weights = "the model's own (--init keep)" if result.init == "keep" else f"random, seed {result.seed}"
+    rows = [("model", result.source)]
+    if result.protocol:
+        rows.append(("protocol", result.protocol))
+    rows += [("input", f"{result.samples} samples x {','.join(map(str, result.input_shape))}, {result.data}"),
+             ("weights", weights + (f", mean of {result.repeats} initialisations" if result.repeats > 1 else ""))]
+    if sized:
+        rows.append(("scored network", f"{network(result.scored_network)} (SWAP, |A|, sites, V)"))
+    rows += [("SWAP", result.swap if result.repeats == 1 else f"{result.swap:.1f}"),
+             ("standard patterns |A|", result.standard_patterns), ("activation sites", result.activation_sites),
+             ("values V", f"{result.values:,}"),
+             ("binarisers", ", ".join(f"{k}->{v}" for k, v in sorted(result.binarisers.items())))]
     if result.unhandled_sites:
         rows.append(("not scored", ", ".join(f"{k} x{n}" for k, n in sorted(result.unhandled_sites.items()))))
+    if sized:
+        rows.append(("sized network", f"{network(result.sized_network)} (params, FLOPs, regularisation)"))
+    rows += [("params", f"{result.params:,}"), ("FLOPs (MACs/sample)", f"{result.flops:,}"),
+             ("regularised SWAP", "- (give --mu and --sigma)" if result.regswap is None else
+              f"{result.regswap:.2f} (mu {result.mu:.4g}, sigma {result.sigma:.4g})")]
     rows += [(f"proxy {k}", v) for k, v in result.proxies.items()]
+    rows.append(("time", f"{result.seconds:.2f} s"))
+    return rows
+
+
+def _print_rows(rows) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
@@ -160,21 +219,33 @@ def _progress():
 
 
 def _print_correlation(summary: dict) -> None:
-    click.echo(f"{summary['space']}  {summary['metric']}  {summary['samples']} archs x seeds "
-               f"{','.join(map(str, summary['seeds']))}  data {summary['data']}  batch {summary['batch']}")
+    """The header says what was scored (protocol, input, repeats, mu/sigma); one row a proxy, with the
+    architectures it correlated over (n) and its scoring time; a spread only over several seeds."""
+    seeds = summary["seeds"]
+    mus = sorted({m for m in summary["mu"] if m is not None})
+    regularised = (f"  mu {', '.join(f'{m:.4g}' for m in mus)} sigma "
+                   f"{', '.join(f'{s:.4g}' for s in sorted({s for s in summary['sigma'] if s is not None}))}"
+                   if mus else "")
+    click.echo(f"{summary['space']} vs {summary['metric']}: {summary['samples']} archs x seed{'s' if len(seeds) > 1 else ''} "
+               f"{','.join(map(str, seeds))}  protocol {summary['protocol'] or '-'}: {summary['batch']} samples of "
+               f"{summary['data']}, {summary['repeats']} initialisation{'s' if summary['repeats'] != 1 else ''}"
+               + regularised)
+    spread = len(seeds) > 1
     width = max([12] + [len(name) for name in summary["proxies"]])
-    click.echo(f"{'proxy':<{width}} {'spearman':>16} {'kendall':>16} {'seconds':>9} {'not finite':>10}")
+    column = 16 if spread else 8
+    click.echo(f"{'proxy':<{width}} {'spearman':>{column}} {'kendall':>{column}} {'n':>6} {'time (s)':>9}")
 
     def rank(item):  # best first, undefined correlations last
         rho = item[1]["spearman_mean"]
         return -rho if math.isfinite(rho) else math.inf
 
+    def shown(mean: float, std: float) -> str:
+        return f"{mean:>8.3f} ± {std:.3f}" if spread else f"{mean:>8.3f}"
+
     for name, r in sorted(summary["proxies"].items(), key=rank):
-        click.echo(f"{name:<{width}} {r['spearman_mean']:>8.3f} ± {r['spearman_std']:.3f} "
-                   f"{r['kendall_mean']:>8.3f} ± {r['kendall_std']:.3f} {r['seconds']:>9.1f} {r['not_finite']:>10}")
+        click.echo(f"{name:<{width}} {shown(r['spearman_mean'], r['spearman_std'])} "
+                   f"{shown(r['kendall_mean'], r['kendall_std'])} {r['n']:>6} {r['seconds']:>9.1f}")
     _print_memory(summary)
-    for note in summary["notes"]:
-        click.echo(f"note: {note}")
 
 
 def _print_memory(report: dict) -> None:
@@ -194,57 +265,70 @@ def _print_memory(report: dict) -> None:
 @click.option("--arch-format", default="arch", show_default=True,
               help="Encoding of that column: arch (the space's string) or one of the space's formats "
                    "(swapfw space-info SPACE lists them).")
-@click.option("--proxies", default=None,
-              help="Comma-separated proxies; 'all' for every installed one; rank_agg:A+B ranks several together "
-                   "[default: the headline ones: swap, regularised, params and flops].")
+@proxy_option("Proxies to correlate (repeatable, or comma-separated); 'all' for every installed one; "
+              "rank_agg:A+B ranks several together [default: swap, regularised SWAP, params and flops].")
 @click.option("--samples", default=1000, show_default=True, help="Architectures drawn per seed.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
 @protocol_options()
 @click.option("--plot", default=None, help="Write a score-vs-truth scatter PNG (needs matplotlib).")
 @click.option("--save", default=None, help="Write the full report, with every score, as JSON.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option
 def correlate(fmt, **options):
     """Spearman and Kendall correlation of proxies with a ground-truth metric."""
+    proxies = _proxies(options)
     with _progress() as progress:
-        result = _api().correlate(**options, progress=progress)
+        result = _api().correlate(proxies=proxies, **options, progress=progress)
     _echo_json(result) if fmt == "json" else _print_correlation(result.to_dict())
 
 
 @cli.command()
 @click.option("--space", required=True, help="Search-space plugin, e.g. nb201.")
 @click.option("--searcher", default=None, help="Searcher plugin [default: the one marked default in swapfw plugins].")
-@click.option("--proxy", default=None,
-              help="The proxy that scores architectures [default: the space's search proxy, else the default proxy].")
-@click.option("--population", default=20, show_default=True)
+@proxy_option("The proxy that ranks architectures, one (calibrated:A+B combines several) [default: the "
+              "space's search proxy, else the default proxy].")
+@click.option("--population", default=20, show_default=True, help="Architectures the evolution keeps.")
 @click.option("--cycles", default=None, type=int,
               help="Cycles of the searcher (default 50, or as many as --budget allows when a budget is given).")
 @click.option("--sample-size", default=5, show_default=True, help="Tournament size.")
 @click.option("--mutations", default=4, show_default=True, help="Offspring per cycle.")
-@click.option("--crossover-prob", default=0.5, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--crossover-prob", default=0.5, show_default=True,
+              help="Chance that an offspring comes from crossing two parents rather than mutating one.")
+@click.option("--seed", default=0, show_default=True, help="Seeds the searcher and the weights.")
 @protocol_options()
 @click.option("--truth", default=None, help="Look the best architecture up in this CSV afterwards.")
 @click.option("--metric", default=None, help="The --truth column to report.")
-@click.option("--arch-column", default=None)
+@click.option("--arch-column", default=None, help="The --truth column of architectures (default: arch, else arch_str).")
 @click.option("--arch-format", default="arch", show_default=True, help="Encoding of the --truth architectures.")
 @click.option("--checkpoint", default=None, help="Save the search after every cycle; rerun with it to resume.")
 @click.option("--budget", default=None, type=int, help="Stop after this many distinct architectures are scored.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def search(fmt, **options):
+@click.option("--save", default=None, help="Also write the report, as --format json prints it, to this file.")
+@format_option
+def search(fmt, save, **options):
     """Search a space with a searcher plugin, scoring architectures with a proxy."""
+    proxies = _proxies(options)
+    if proxies and len(proxies) > 1:
+        raise OptionError(f"search ranks by one proxy, got {len(proxies)} ({', '.join(proxies)}): combine them "
+                          f"as one, e.g. --proxy calibrated:{'+'.join(proxies)}")
     with _progress() as progress:
-        report = _api().search(**options, progress=progress).to_dict()
+        result = _api().search(proxy=proxies[0] if proxies else None, **options, progress=progress)
+    if save:
+        _save_json(result, save)
+    report = result.to_dict()
     if fmt == "json":
         click.echo(json.dumps(report))
         return
     best = report["best"]
-    click.echo(f"best      {best['arch']}")
-    click.echo(f"score     {best['score']:.4g} ({report['proxy']})   params {best['params']:,}")
-    click.echo(f"proxy evaluations {report['evaluations']}, from the cache {report['cached']}, "
-               f"repeats {report['repeated']}, {report['seconds']} s")
-    _print_memory(report)
+    rows = [("best", best["arch"]), ("score", f"{best['score']:.4g} by {report['proxy']}"),
+            ("which is", report["proxy_means"] or "-"), ("params", f"{best['params']:,}"),
+            ("architectures", f"{report['evaluations']} scored now, {report['cached']} found in the score cache, "
+                              f"{report['repeated']} proposed again (not rescored)"),
+            ("time", f"{report['seconds']} s")]
+    if report["mu"] is not None:
+        rows.insert(3, ("mu, sigma", f"{report['mu']:.4g}, {report['sigma']:.4g}"))
     if "truth" in report:
-        click.echo(f"{report['truth']['metric']}  {report['truth']['value']}")
+        rows.append((report["truth"]["metric"], report["truth"]["value"]))
+    _print_rows(rows)
+    _print_memory(report)
     for note in report["notes"]:
         click.echo(f"note: {note}", err=True)
 
@@ -252,7 +336,8 @@ def search(fmt, **options):
 @cli.command()
 @click.argument("model")
 @click.argument("out")
-@click.option("--format", "format", type=click.Choice(["onnx", "torch"]), default="onnx", show_default=True)
+@click.option("--format", "format", type=click.Choice(["onnx", "torch"]), default=None,
+              help="onnx or torch (TorchScript); default: from OUT's suffix (.onnx; .pt, .pth, .ts), else onnx.")
 @click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
               help="Build option, e.g. classes=100 (default: the benchmark network).")
 @click.option("--input-shape", default=None, help="C,H,W per sample (default: the model's).")
@@ -266,10 +351,12 @@ def export(model, out, **options):
 @click.argument("space")
 @click.option("--space-option", "space_options", multiple=True, metavar="KEY=VALUE",
               help="Build option, e.g. source=mynet.onnx for the model space (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def space_info(space, space_options, fmt):
+@format_option
+@click.option("--arch", default=None,
+              help="Show this architecture as changes from the original model (the model space), with its size.")
+def space_info(space, space_options, fmt, arch):
     """What varies in SPACE: its choice points and size (where the space describes itself), else its form."""
-    info = _api().space_info(space, space_options=space_options).to_dict()
+    info = _api().space_info(space, space_options=space_options, arch=arch).to_dict()
     if fmt == "json":
         click.echo(json.dumps(info))
         return
@@ -296,7 +383,7 @@ def space_info(space, space_options, fmt):
 
 @cli.command()
 @click.argument("spec", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option
 @click.option("--samples", default=None, type=int, help="Override every run's architectures per seed.")
 @click.option("--seeds", default=None, help="Override every run's seeds (comma-separated).")
 @click.option("--proxies", default=None, help="Override every run's proxies (comma-separated; 'all').")
@@ -333,7 +420,7 @@ def _print_comparison(comparison: dict) -> None:
 
 @cli.command()
 @click.option("--check", is_flag=True, help="Check every plugin object against its protocol in swapfw.contracts.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option
 def plugins(check, fmt):
     """List every plugin by kind, with the distribution that provides it."""
     info = _api().plugin_info(check=check).to_dict()
@@ -365,7 +452,7 @@ def plugins(check, fmt):
 
 @cli.command()
 @click.argument("space")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option
 def protocols(space, fmt):
     """List the scoring protocols of SPACE (--protocol NAME), its default first."""
     from .scoring.presets import describe
@@ -386,7 +473,7 @@ def protocols(space, fmt):
 @click.option("--to", "to", default="arch", show_default=True,
               help="The encoding to write: arch (the space's string) or one of the space's formats.")
 @click.option("--from", "from_", default=None, help="The encoding VALUE is in (default: the one it reads in).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option
 def convert(space, value, fmt, **options):
     """Convert VALUE, an architecture of SPACE, between encodings (benchmark index, NASLib op indices,
     NB101 module hash, NB301 configuration...)."""
@@ -397,12 +484,14 @@ def convert(space, value, fmt, **options):
 def main(argv=None):
     """Entry point: a SwapfwError or any failure becomes one line on stderr and exit status 1."""
     try:
-        cli.main(args=argv, standalone_mode=False)
+        cli.main(args=argv, prog_name="swapfw", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # click's usage errors, in swapfw's one format
+        command = getattr(getattr(exc, "ctx", None), "command_path", None)
+        hint = f" (see {command} --help)" if isinstance(exc, click.UsageError) and command else ""
+        click.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
         sys.exit(exc.exit_code)
     except SwapfwError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -130,6 +130,11 @@ class Space(Protocol):
     def describe(self) -> dict:
         """What varies in this space, for people (``swapfw space-info``): JSON-serialisable facts."""
 
+    @optional
+    def changes(self, arch: str) -> list[dict]:
+        """``arch`` as changes from the space's original model, one row a changed choice point (id,
+        kind, location, original, chosen), for ``swapfw space-info SPACE --arch ARCH``."""
+
 
 # --- proxies ---------------------------------------------------------------------------------
 

@@ -328,3 +328,22 @@ def test_space_info_of_a_space_without_describe(capsys):
 def test_get_space_analyses_a_model_once_per_options():
     assert get_space("model", MLP) is get_space("model", dict(MLP))
     assert get_space("model", MLP) is not get_space("model", {**MLP, "ratios": "0.5+1"})
+
+
+def test_a_variant_reads_as_changes_from_the_original():
+    """space-info --arch: one row per changed choice point, a dropped block named, its size beside."""
+    import swapfw
+
+    options = {"source": "torchvision.models:resnet18"}
+    info = swapfw.space_info("model", space_options=options).to_dict()
+    widths = info["per_kind"]["width"]
+    arch = f"w:.5,1*{widths - 1}|d:1,0,1*{info['per_kind']['depth'] - 2}"
+    changed = swapfw.space_info("model", space_options=options, arch=arch).to_dict()
+    rows = {row["id"]: row for row in changed["changes"]}
+    assert set(rows) == {"w0", "d1"} and changed["changed"] == 2
+    assert rows["w0"]["original"] == "1" and rows["w0"]["chosen"] == ".5" and rows["w0"]["kind"] == "width"
+    assert rows["d1"]["chosen"] == "0 (block dropped)" and "layer1" in rows["d1"]["location"]
+    assert changed["params"] < info["params"]
+    assert swapfw.space_info("model", space_options=options, arch=info["original"])["changes"] == []
+    with pytest.raises(swapfw.SwapfwError, match="no original model"):
+        swapfw.space_info("nb201", arch="|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")

@@ -15,6 +15,7 @@ torchvision = pytest.importorskip("torchvision")
 
 from onnx import TensorProto, helper  # noqa: E402
 
+import swapfw  # noqa: E402
 from swapfw.errors import SwapfwError  # noqa: E402
 from swapfw.graph.importers.onnx import load_onnx  # noqa: E402
 
@@ -303,18 +304,21 @@ def test_empty_file(tmp_path):
     assert "not an ONNX file" in _one_line_error(path)
 
 
-@pytest.mark.parametrize("what", ["state_dict", "module", "torchscript"])
-def test_pytorch_file(what, tmp_path):
+@pytest.mark.parametrize("what", ["state_dict", "module"])
+def test_pytorch_checkpoint(what, tmp_path):
     path = tmp_path / "model.pt"
     model = torch.nn.Linear(2, 2)
-    if what == "state_dict":
-        torch.save(model.state_dict(), path)
-    elif what == "module":
-        torch.save(model, path)
-    else:
-        torch.jit.script(model).save(str(path))
+    torch.save(model.state_dict() if what == "state_dict" else model, path)
     msg = _one_line_error(path)
-    assert "not an ONNX file" in msg and "PyTorch" in msg
+    assert "neither ONNX nor TorchScript" in msg and "torch.jit.save" in msg
+
+
+def test_torchscript_file_scores(tmp_path):
+    """TorchScript (torch.jit.script or trace) goes through its ONNX export."""
+    path = tmp_path / "model.pt"
+    torch.jit.script(torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU())).save(str(path))
+    result = swapfw.score(str(path), input_shape=(4,))
+    assert result.activation_sites == 1 and result.values == 8 and 1 <= result.swap <= 8
 
 
 def test_truncated_file(small_onnx, tmp_path):

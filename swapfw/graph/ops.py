@@ -77,7 +77,17 @@ def module_type(module: nn.Module) -> tuple[str, dict]:
     for klass, kind in _MODULES:
         if isinstance(module, klass):
             return kind, _module_attrs(kind, module)
-    return cls.lower(), {}
+    return _named_activation(cls) or cls.lower(), {}
+
+
+def _named_activation(cls: str) -> str | None:
+    """An activation module of another library, by its class name ending in ``Activation``:
+    ``GELUActivation``, ``NewGELUActivation``, ``SiLUActivation`` (transformers) -> ``gelu``/``silu``."""
+    name = cls.lower()
+    if not name.endswith("activation"):
+        return None
+    name = name.removesuffix("activation")
+    return next((kind for kind in sorted(ACTIVATIONS, key=len, reverse=True) if name.endswith(kind)), None)
 
 
 def _module_attrs(kind: str, module: nn.Module) -> dict:

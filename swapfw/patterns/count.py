@@ -107,7 +107,9 @@ def _check_finite(output) -> None:
     """Overflow turns patterns into noise: refuse to return a number built on inf or NaN."""
     if not output_is_finite(output):
         raise SwapfwError("the network's output holds inf or NaN: its activations overflowed, so no "
-                          "pattern count would be meaningful (try --init keep, or a model with normalisation)")
+                          "pattern count would be meaningful (a network with no normalisation, e.g. an ONNX export that "
+                          "folded BatchNorm into its convolutions, overflows under random weights: try --init keep, "
+                          "or export without folding)")
 
 
 SATURATION = 0.9  # SWAP above this share of its ceiling 2^S no longer separates networks well

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import SwapfwError
-from ..graph.importers import LoadedModel, load_model, parse_space_model, resolve_input_shape, space_params
+from ..graph.importers import LoadedModel, load_model, parse_space_model, resolve_input_shape, space_params, take_ids
 from ..graph.ir import ModelIR, build_ir
 from ..patterns.binding import Binding, KindRule, bind
 from ..patterns.count import count_patterns, count_recording_ir
@@ -116,13 +116,17 @@ class Network:
 
 def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, device: str = "cpu",
             binariser: str | None = None, build_options: dict | None = None, size_options: dict | None = None,
-            settings: dict | None = None) -> Network:
+            settings: dict | None = None, ids: bool = False) -> Network:
     """Load, initialise and describe a model; the one-way path import -> IR -> binding.
+
+    ``ids``: the user's data is token ids, so a torch module takes them (see ``take_ids``).
 
     ``size_options``: build options of the network ``params``, ``flops`` and the regulariser
     describe, where a protocol scores a smaller proxy network (a SPACE:ARCH model only).
     """
-    loaded = load_model(model, build_options)
+    loaded = load_model(model, build_options, input_shape)
+    if ids:
+        take_ids(loaded)
     shape = resolve_input_shape(loaded.input_shape, input_shape, loaded.default_shape, ids=loaded.takes_ids)
     initialise(loaded.module, init, seed)
     dev = _device(device)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
+import torch.nn as nn
+
 from ..errors import SwapfwError
+from ..graph import exported
 from ..patterns.count import saturation_note
 from . import presets
 from .data import load_batch, token_spec
@@ -20,6 +23,12 @@ from ..graph.importers import parse_space_model
 from ..plugins import get_registry
 from .network import measure_patterns, prepare
 from .proxies import Derivation, role_proxy, run_proxy
+
+
+#: samples a model outside a search space is scored on, where neither the user nor its file says
+DEFAULT_BATCH = 16
+#: layers that normalise what a convolution computes
+NORMALISATION = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
 
 @dataclass
@@ -47,11 +56,19 @@ class ScoreResult:
     proxies: dict[str, float] = field(default_factory=dict)
     protocol: str | None = None  # the space's protocol a SPACE:ARCH model was scored under
     repeats: int = 1
+    #: build options of the network SWAP, |A|, sites and V describe (a SPACE:ARCH model's)
+    scored_network: dict = field(default_factory=dict)
+    #: build options of the network params, FLOPs and regularised SWAP describe; None: the scored one
+    sized_network: dict | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["input_shape"] = list(self.input_shape)
         return out
+
+    def __getitem__(self, key: str):
+        """Fields by name too, as every other command's result."""
+        return self.to_dict()[key]
 
 
 def score(model, *, data: str | None = None, batch: int | None = None, input_shape=None, seed: int = 0,
@@ -81,12 +98,25 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
     else:
         if protocol is not None:
             raise SwapfwError("--protocol names a search space's scoring protocol: it applies to SPACE:ARCH models")
-        batch, repeats, size_options = 16 if batch is None else batch, 1 if repeats is None else repeats, None
+        size_options = None
         if input_shape is None and data and data.startswith("tokens:") and token_spec(data)[1]:
             input_shape = (token_spec(data)[1],)
     settings = {"repeats": repeats, "mu": derivation.mu, "sigma": derivation.sigma, "derivation": derivation}
     network = prepare(model, input_shape=input_shape, init=init, seed=seed, device=device, binariser=binariser,
-                      build_options=build_options, size_options=size_options, settings=settings)
+                      build_options=build_options, size_options=size_options, settings=settings,
+                      ids=(data or "").startswith("tokens"))
+    notes = [*network.loaded.notes]
+    if in_space is None:  # a file swapfw exported scores as its space did, where the user says nothing else
+        recorded, given = network.loaded.recorded, {"data": data, "batch": batch, "repeats": repeats}
+        taken = {k: recorded[k] for k in given if given[k] is None and k in recorded}
+        if taken:
+            notes.append(exported.describe({**{k: recorded[k] for k in ("model", "protocol") if k in recorded},
+                                            **taken}))
+        data = taken.get("data", data)
+        batch = taken.get("batch", DEFAULT_BATCH) if batch is None else batch
+        repeats = taken.get("repeats", 1) if repeats is None else repeats
+        network.settings["repeats"] = repeats
+        notes.append(normalisation_note(network.loaded.module, init))
     data = data_for(network.loaded, data)
     inputs = load_batch(data, batch, network.input_shape, seed)
 
@@ -97,7 +127,7 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
     flops, params = int(value("flop_count")), int(value("parameter_count"))
     regswap = value("regularised_swap") if derivation.mu is not None else None
     extra = {name: run_proxy(name, network, inputs, seed) for name in proxies}
-    note = "; ".join(filter(None, [*network.loaded.notes, network.ir.note, saturation_note([swap], batch)]))
+    note = "; ".join(filter(None, [*notes, network.ir.note, saturation_note([swap], batch)]))
     return ScoreResult(
         swap=swap if repeats > 1 else int(swap), regswap=regswap,
         standard_patterns=patterns if repeats > 1 else int(patterns),
@@ -106,7 +136,25 @@ def score(model, *, data: str | None = None, batch: int | None = None, input_sha
         unhandled_sites=network.binding.unhandled, seconds=time.perf_counter() - start, seed=seed,
         mu=derivation.mu, sigma=derivation.sigma, input_shape=network.input_shape, data=inputs.source,
         device=str(network.device), init=init, source=network.loaded.source, note=note, proxies=extra,
-        protocol=protocol, repeats=repeats)
+        protocol=protocol, repeats=repeats, scored_network=dict(build_options or {}),
+        sized_network=None if size_options is None else dict(size_options))
+
+
+def normalisation_note(module, init: str) -> str:
+    """A warning for a convolutional network with no normalisation layer scored under random weights:
+    typically an export folded its BatchNorm into the convolutions, so nothing normalises the fresh
+    weights and the score is not the original network's (or its activations overflow)."""
+    if init == "keep":
+        return ""
+    layers = list(module.modules())
+    convs = sum(isinstance(m, nn.modules.conv._ConvNd) for m in layers)
+    norms = sum(isinstance(m, NORMALISATION) for m in layers)
+    if convs < 4 or norms * 10 >= convs:
+        return ""
+    return (f"{convs} convolutions and {norms or 'no'} normalisation layer{'s' if norms != 1 else ''}: where an export "
+            "folded BatchNorm into the convolutions (torch.onnx.export does by default), random weights leave "
+            "nothing normalised and the score is not the original network's; score with --init keep, or export "
+            "with do_constant_folding=False (swapfw export does)")
 
 
 def data_for(loaded, data: str | None) -> str:

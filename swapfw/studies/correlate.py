@@ -92,9 +92,10 @@ class Correlation:
         try:
             with open_pool(spec) as pool:
                 label = f"{settings.space} vs {settings.metric}"
+                derivation = reference.derivation(settings, settings.proxies, self.mu, self.sigma, cache, pool,
+                                                  progress)
                 if progress:
                     progress(0, self.total, label)
-                derivation = reference.derivation(settings, settings.proxies, self.mu, self.sigma, cache, pool)
                 for seed, archs in self.samples.items():
                     scorer = Scorer(settings, settings.proxies, seed, cache, pool)
                     measured, _ = scorer.measure_many(archs, (lambda _arch: progress(1, self.total, label)) if progress else None)
@@ -144,13 +145,22 @@ def _report(settings: CorrelateSettings, truth: Truth, per_seed: list[dict], sec
         proxies[name] = {"spearman_mean": _mean(rho), "spearman_std": _std(rho), "kendall_mean": _mean(tau),
                          "kendall_std": _std(tau), "seconds": round(seconds.get(name, 0.0), 3),
                          "not_finite": sum(s["correlations"][name][2] for s in per_seed)}
+        proxies[name]["n"] = settings.samples * len(per_seed) - proxies[name]["not_finite"]
     return {"space": settings.space, "truth": settings.truth, "metric": settings.metric, "samples": settings.samples,
             "seeds": list(settings.seeds), "proxies": proxies, "protocol": settings.protocol, "data": settings.data,
             "batch": settings.batch, "repeats": settings.repeats, "build_options": settings.build_options,
             "size_options": settings.size_options,
             "mu": [s["mu"] for s in per_seed], "sigma": [s["sigma"] for s in per_seed],
             "cached_values": cached, "wall_seconds": round(wall, 2), "version": __version__,
-            "notes": _notes(settings, truth) + _saturation(per_seed, settings.batch), "per_seed": per_seed}
+            "notes": _notes(settings, truth) + _saturation(per_seed, settings.batch) + _not_finite(proxies, settings),
+            "per_seed": per_seed}
+
+
+def _not_finite(proxies: dict, settings: CorrelateSettings) -> list[str]:
+    """A note per proxy that was not finite on some architectures: its correlation is over fewer."""
+    total = settings.samples * len(settings.seeds)
+    return [f"{name} is not finite on {r['not_finite']} of {total} architectures: its correlation uses the other "
+            f"{r['n']}" for name, r in proxies.items() if r["not_finite"]]
 
 
 def _mean(xs: list[float]) -> float:

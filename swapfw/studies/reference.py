@@ -33,22 +33,31 @@ def reference_archs(space, count: int) -> list[str]:
     return [space.canonical(arch) for arch in space.sample(count, REFERENCE_SEED)]
 
 
-def sizes(settings, cache, pool) -> list[int]:
+def _reporter(progress, total: int, label: str):
+    """``on_done`` for ``measure_many`` that advances ``progress`` under ``label`` (None without one)."""
+    if progress is None:
+        return None
+    progress(0, total, label)
+    return lambda _arch: progress(1, total, label)
+
+
+def sizes(settings, cache, pool, progress=None) -> list[int]:
     """The parameter counts ``--mu/--sigma auto`` read: the sized network of each of the first
     AUTO_SAMPLES reference architectures, through the one route of every sized count
     (``graph.importers.space_params``). A space that counts without building is counted here
     (well under a second); another is sized by tasks of the ``params`` role's proxy through the
-    executor and the score cache, so they are built once, ever."""
+    executor and the score cache, so they are built once, ever. ``progress`` as the API's."""
     settings = resolve(settings)
     archs = reference_archs(get_space(settings.space, settings.build_options), AUTO_SAMPLES)
     if hasattr(get_space(settings.space, settings.sized_options()), "count_params"):
         return [space_params(settings.space, arch, settings.sized_options()) for arch in archs]
     params = role_proxy("parameter_count")
-    measured, _ = Scorer(settings, [params], REFERENCE_SEED, cache, pool).measure_many(archs)
+    on_done = _reporter(progress, len(archs), f"sizing {len(archs)} reference architectures for --mu/--sigma auto")
+    measured, _ = Scorer(settings, [params], REFERENCE_SEED, cache, pool).measure_many(archs, on_done)
     return [int(values[params]) for values in measured.values() if math.isfinite(values[params])]
 
 
-def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dict[str, list[float]]]:
+def measure(settings, names: list[str], cache, pool, mu, sigma, progress=None) -> dict[str, dict[str, list[float]]]:
     """``{proxy: {part: sorted finite values over the reference sample}}`` for the calibrated ``names``."""
     space = get_space(settings.space, settings.build_options)
     references = {}
@@ -58,7 +67,9 @@ def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dic
         if calibrated(nested):
             raise SwapfwError(f"proxy {name!r} calibrates a part that is calibrated itself ({', '.join(calibrated(nested))})")
         scorer = Scorer(settings, list(parts), REFERENCE_SEED, cache, pool)
-        measured, _ = scorer.measure_many(reference_archs(space, reference_size(name)))
+        archs = reference_archs(space, reference_size(name))
+        label = f"scoring {len(archs)} reference architectures for {name} (cached after the first run)"
+        measured, _ = scorer.measure_many(archs, _reporter(progress, len(archs), label))
         rows = [derive(values, scorer.derived, Derivation(mu, sigma)) for values in measured.values()]
         references[name] = {part: sorted(v for v in (row[part] for row in rows) if math.isfinite(v)) for part in parts}
         empty = [part for part, values in references[name].items() if not values]
@@ -67,15 +78,15 @@ def measure(settings, names: list[str], cache, pool, mu, sigma) -> dict[str, dic
     return references
 
 
-def derivation(settings, names: list[str], mu, sigma, cache, pool) -> Derivation:
+def derivation(settings, names: list[str], mu, sigma, cache, pool, progress=None) -> Derivation:
     """What the derived proxies among ``names`` (and their parts) read: mu and sigma, ``auto``
     replaced by the reference sizes' rule where a proxy needs regularisation (else None), and the
-    reference samples of calibrated proxies."""
+    reference samples of calibrated proxies. ``progress(advance, total, label)`` shows that work."""
     mu, sigma = regularise.parse_mu_sigma(mu), regularise.parse_mu_sigma(sigma)
     if not needs_regularisation(names):
         mu = sigma = None
     elif mu is None or sigma is None:
         raise SwapfwError("regularised SWAP needs both --mu and --sigma (numbers, or auto)")
-    mu, sigma = regularise.fill_auto(mu, sigma, lambda: sizes(settings, cache, pool))
+    mu, sigma = regularise.fill_auto(mu, sigma, lambda: sizes(settings, cache, pool, progress))
     _, derived = proxy_plan(names)
-    return Derivation(mu, sigma, measure(settings, derived, cache, pool, mu, sigma))
+    return Derivation(mu, sigma, measure(settings, derived, cache, pool, mu, sigma, progress))

@@ -20,7 +20,7 @@ from ..graph.importers import space_params
 from ..patterns.count import saturation_note
 from ..plugins import call, get_registry, get_space
 from ..running.executors import ExecutorSpec, open_pool
-from ..scoring.proxies import derive, is_population, role_proxy
+from ..scoring.proxies import derive, is_population, parts_of, proxy_entry, role_proxy
 from . import reference
 from .cache import ScoreCache
 from .evaluate import NoCache, Scorer, ScoringSettings, resolve
@@ -86,10 +86,11 @@ STALLED_CYCLES = 100
 class Evaluator:
     """``evaluate(archs)``: the proxy's score for each architecture, counted and de-duplicated."""
 
-    def __init__(self, settings: SearchSettings, space, cache, pool):
+    def __init__(self, settings: SearchSettings, space, cache, pool, progress=None):
         self.settings, self.space = settings, space
         self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache, pool)
-        self.derivation = reference.derivation(settings, [settings.proxy], settings.mu, settings.sigma, cache, pool)
+        self.derivation = reference.derivation(settings, [settings.proxy], settings.mu, settings.sigma, cache, pool,
+                                               progress)
         self.mu, self.sigma = self.derivation.mu, self.derivation.sigma
         self.seen: dict[str, tuple[float, dict]] = {}
         self.replaying: set[str] = set()  # restored scores not yet met again in the replay
@@ -202,6 +203,13 @@ def _notes(evaluate: Evaluator, samples: int) -> list[str]:
     return [note] if note else []
 
 
+def _meaning(proxy: str) -> str:
+    """What the proxy's score is, in its plugin's words (``calibrated:`` names its parts)."""
+    described = getattr(proxy_entry(proxy).obj, "description", "") or ""
+    parts = parts_of(proxy)
+    return f"{described} ({', '.join(parts)})" if parts and described else described
+
+
 def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str | None] | None = None,
            checkpoint: str | None = None, executor: ExecutorSpec | None = None) -> dict:
     """Run the searcher; ``progress(0, total, label)`` once the settings are checked, ``progress(n,
@@ -228,11 +236,11 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     state = saver.load() if saver else None
     total = settings.cycles if settings.cycles is not None else settings.budget
     label = f"{settings.searcher} on {settings.space}"
-    if progress:
-        progress(0, total, label)  # settings accepted: the work starts
     try:
         with open_pool(spec) as pool:
-            evaluate = Evaluator(settings, space, cache, pool)
+            evaluate = Evaluator(settings, space, cache, pool, progress)
+            if progress:
+                progress(0, total, label)  # settings accepted, reference work done: the search starts
             if state:
                 evaluate.restore(state)
 
@@ -265,7 +273,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
         cache.close()
     failed = [asdict(f) for f in evaluate.scorer.failures]
     report = {"space": settings.space, "searcher": settings.searcher, "proxy": settings.proxy, "seed": settings.seed,
-              "protocol": settings.protocol,
+              "protocol": settings.protocol, "proxy_means": _meaning(settings.proxy),
               "best": {"arch": best_arch, "score": best_score, "params": evaluate.params(best_arch)},
               "evaluations": evaluate.evaluations, "cached": evaluate.cached, "repeated": evaluate.repeated,
               "mu": evaluate.mu, "sigma": evaluate.sigma, "seconds": round(time.perf_counter() - start, 2),

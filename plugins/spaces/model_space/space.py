@@ -205,11 +205,30 @@ class ModelSpace:
 
     # --- for people ---------------------------------------------------------------------------
 
+    def changes(self, arch: str) -> list[dict]:
+        """The variant as changes from the original: a row per choice point whose value differs (points
+        inside a dropped block are gone with it, so they are not listed)."""
+        values = self._values(arch)
+        rows = []
+        for i, (point, value) in enumerate(zip(self.points, values)):
+            if value == point.default:
+                continue
+            shown = encoding.token_text(point, value)
+            if point.kind == "depth":
+                shown += " (block dropped)" if value == 0 else " (block kept)"
+            rows.append({"id": self._point_id(i), "kind": point.kind, "location": point.location,
+                         "original": encoding.token_text(point, point.default), "chosen": shown})
+        return rows
+
+    def _point_id(self, index: int) -> str:
+        """``w0``, ``k3``...: the point's letter and its place among the points of its kind."""
+        point = self.points[index]
+        return f"{choices.LETTERS[point.kind]}{sum(q.kind == point.kind for q in self.points[:index])}"
+
     def describe(self) -> dict:
         """Source, size, the original's string and every choice point (kind, location, options)."""
         counts = {kind: sum(p.kind == kind for p in self.points) for kind in KINDS}
-        points = [{"id": f"{choices.LETTERS[p.kind]}{sum(q.kind == p.kind for q in self.points[:i])}",
-                   "kind": p.kind, "location": p.location,
+        points = [{"id": self._point_id(i), "kind": p.kind, "location": p.location,
                    "options": " ".join(encoding.token_text(p, o) for o in p.options),
                    "original": encoding.token_text(p, p.default)} for i, p in enumerate(self.points)]
         return {"space": self.name, "source": self.source, "input_shape": list(self.input_shape),

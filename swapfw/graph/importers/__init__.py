@@ -6,6 +6,7 @@ against what the user asks for.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field, replace
 
@@ -38,6 +39,7 @@ class LoadedModel:
     vocab: int | None = None  # token ids are below this, where the source says
     fixed_batch: int | None = None  # the model runs this many samples at a time, never more
     notes: list[str] = field(default_factory=list)  # what the import did: opset converted, inputs bound, ...
+    recorded: dict = field(default_factory=dict)  # how swapfw export recorded scoring it (graph.exported)
 
     @property
     def takes_ids(self) -> bool:
@@ -60,28 +62,30 @@ def example_inputs(shape: tuple[int, ...], samples: int, seed: int, dtype: str =
 def parse_space_model(source) -> tuple[str, str] | None:
     """``(space, arch)`` of a ``SPACE:ARCH`` model source; None for a file, ``package.module:callable``
     or a module. The one place that reads the form."""
-    if not isinstance(source, str) or source.lower().endswith(".onnx") or os.path.exists(source):
+    if not isinstance(source, str) or source.lower().endswith((".onnx", ".pt", ".pth")) or os.path.exists(source):
         return None
     prefix, sep, arch = source.partition(":")
     return (prefix, arch) if sep and prefix in get_registry().entries["spaces"] else None
 
 
-def load_model(source: str | nn.Module, build_options: dict | None = None) -> LoadedModel:
+def load_model(source: str | nn.Module, build_options: dict | None = None, input_shape=None) -> LoadedModel:
     """Resolve a model source string (or pass an nn.Module through).
 
-    ``build_options`` go to a search space's ``build`` (e.g. classes, channels, cells).
+    ``build_options`` go to a search space's ``build`` (e.g. classes, channels, cells);
+    ``input_shape`` (per sample) is what a TorchScript file is run on to import it.
     """
     if isinstance(source, nn.Module):
-        return LoadedModel(source, None, type(source).__name__, "module")
+        return _torch_module(source, type(source).__name__, "module")
     if not isinstance(source, str) or not source:
         raise SwapfwError("a model must be an .onnx file, package.module:callable, SPACE:ARCH or an nn.Module")
     if source.lower().endswith(".onnx") or os.path.exists(source):
         from .onnx import load_onnx
+        from .torchscript import is_torchscript, load_torchscript
 
-        imported = load_onnx(source)
+        imported = load_torchscript(source, input_shape) if is_torchscript(source) else load_onnx(source)
         spec = imported.input
         return LoadedModel(imported.module, spec.shape, source, "onnx", input_dtype=spec.dtype, vocab=spec.vocab,
-                           fixed_batch=imported.fixed_batch, notes=imported.notes)
+                           fixed_batch=imported.fixed_batch, notes=imported.notes, recorded=imported.recorded)
     in_space = parse_space_model(source)
     if build_options and in_space is None:
         raise SwapfwError(f"build options ({', '.join(build_options)}) apply to SPACE:ARCH models only")
@@ -93,9 +97,35 @@ def load_model(source: str | nn.Module, build_options: dict | None = None) -> Lo
         return LoadedModel(module, None, source, "space", space, space_input_shape(space, build_options))
     if ":" not in source:
         raise SwapfwError(f"{source!r} is not a file, and not of the form package.module:callable or SPACE:ARCH")
+    prefix = source.partition(":")[0]
+    if "." not in prefix and importlib.util.find_spec(prefix) is None and not os.path.exists(prefix + ".py") \
+            and not os.path.isdir(prefix):
+        get_registry().get("spaces", prefix)  # neither a space nor a module: the one "unknown search space" error
     from .python import load_callable
 
-    return LoadedModel(load_callable(source), None, source, "python")
+    return _torch_module(load_callable(source), source, "python")
+
+
+def _torch_module(module: nn.Module, source: str, origin: str) -> LoadedModel:
+    """A user's torch module; one whose first layer is an embedding takes token ids below its size."""
+    vocab = embedding_rows(module)
+    if vocab is None:
+        return LoadedModel(module, None, source, origin)
+    return LoadedModel(module, None, source, origin, default_shape=(DEFAULT_SEQUENCE_LENGTH,), input_dtype="int64",
+                       vocab=vocab)
+
+
+def embedding_rows(module: nn.Module) -> int | None:
+    """Rows of the module's first layer where it is an ``nn.Embedding`` (a language model's token
+    table, as Hugging Face models and most others register it first); else None."""
+    first = next((m for m in module.modules() if not list(m.children()) and list(m.parameters(recurse=False))), None)
+    return first.num_embeddings if isinstance(first, nn.Embedding) else None
+
+
+def take_ids(loaded: LoadedModel) -> None:
+    """Feed a torch module token ids (``--data tokens:...`` said so) where its first layer did not."""
+    if loaded.origin in ("python", "module") and not loaded.takes_ids:
+        loaded.input_dtype, loaded.default_shape = "int64", (DEFAULT_SEQUENCE_LENGTH,)
 
 
 def space_params(name: str, arch: str, options: dict | None = None, built: nn.Module | None = None) -> int:

@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 
 from ...errors import SwapfwError
+from ..exported import read_onnx
 from ..ir import output_tensors
 from .onnx_batch import constants, fixed_batch, make_symbolic
 from .onnx_inputs import InputSpec, bind_companions, input_spec
@@ -65,6 +66,7 @@ class OnnxImport:
     notes: list[str] = field(default_factory=list)  # one line per change: opset, bound inputs, batch
     fixed_batch: int | None = None  # run the samples this many at a time (the file's batch could not be freed)
     opset: int = 0  # the file's own opset
+    recorded: dict = field(default_factory=dict)  # what swapfw export recorded for scoring (graph.exported)
 
 
 def load_onnx(path: str | os.PathLike) -> OnnxImport:
@@ -79,6 +81,7 @@ def load_onnx(path: str | os.PathLike) -> OnnxImport:
     p = Path(os.fspath(path))
     model = _read_model(p)
     _check_structure(model, p)
+    recorded = read_onnx(model)
     opset = _opsets(model).get("", 0)
     notes: list[str] = []
     model = _upgraded(model, p, notes)
@@ -89,13 +92,13 @@ def load_onnx(path: str | os.PathLike) -> OnnxImport:
     if batch is not None:
         module = _free_batch(model, batch, spec, p, notes)
         if module is not None:
-            return OnnxImport(module, spec, notes, None, opset)
+            return OnnxImport(module, spec, notes, None, opset, recorded)
     normalised = _normalised(model)
     _check_supported_ops(normalised, p)
     module = _convert(normalised, p)
     if batch is not None:
         notes.append(f"fixed batch of {batch}: the samples run {batch} at a time through the file as it is")
-    return OnnxImport(module, spec, notes, batch, opset)
+    return OnnxImport(module, spec, notes, batch, opset, recorded)
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,8 +129,8 @@ def _read_model(p: Path):
         raise SwapfwError(f"{p} is empty, not an ONNX file")
     if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
         raise SwapfwError(
-            f"{p} is not an ONNX file (it looks like a PyTorch checkpoint or zip/pickle archive; "
-            "export the model with torch.onnx.export first)"
+            f"{p} is neither ONNX nor TorchScript (it looks like a PyTorch checkpoint or pickle: "
+            "save the model with torch.jit.save or torch.onnx.export)"
         )
     try:
         model = onnx.load_model_from_string(data)

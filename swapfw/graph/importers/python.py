@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import torch.nn as nn
 
@@ -10,9 +12,13 @@ from ...errors import SwapfwError
 
 
 def load_callable(spec: str) -> nn.Module:
+    """The module ``package.module:callable`` names (or returns), its package found as ``python -m``
+    finds one: on the import path or in the current directory."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise SwapfwError(f"{spec!r} is not of the form package.module:callable")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())  # after installed packages: a local file never shadows one
     try:
         target = importlib.import_module(module_name)
     except Exception as exc:
