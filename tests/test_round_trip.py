@@ -107,3 +107,16 @@ def test_a_folded_export_that_overflows_says_why(tmp_path):
     _folded_export(load_model("nb201:" + arch).module, path)
     with pytest.raises(SwapfwError, match="folded BatchNorm"):
         swapfw.score(path, batch=32)
+
+
+def test_scoring_a_module_leaves_its_weights_alone():
+    """score re-initialises a copy: the caller's module keeps its weights (so --init keep after a
+    random score still scores the module's own)."""
+    import torchvision
+
+    module = torchvision.models.resnet18()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    kept = swapfw.score(module, init="keep")["swap"]
+    swapfw.score(module)
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+    assert swapfw.score(module, init="keep")["swap"] == kept

@@ -6,6 +6,7 @@ against what the user asks for.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 from dataclasses import dataclass, field, replace
@@ -74,8 +75,8 @@ def load_model(source: str | nn.Module, build_options: dict | None = None, input
     ``build_options`` go to a search space's ``build`` (e.g. classes, channels, cells);
     ``input_shape`` (per sample) is what a TorchScript file is run on to import it.
     """
-    if isinstance(source, nn.Module):
-        return _torch_module(source, type(source).__name__, "module")
+    if isinstance(source, nn.Module):  # a copy: scoring re-initialises weights, never the caller's
+        return _torch_module(copy.deepcopy(source), type(source).__name__, "module")
     if not isinstance(source, str) or not source:
         raise SwapfwError("a model must be an .onnx file, package.module:callable, SPACE:ARCH or an nn.Module")
     if source.lower().endswith(".onnx") or os.path.exists(source):
