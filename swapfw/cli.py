@@ -373,7 +373,7 @@ def space_info(space, space_options, fmt, arch):
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             columns = list(value[0])
             sizes = [max(len(c), *(len(str(row[c])) for row in value)) for c in columns]
-            click.echo("  ".join(f"{c:<{n}}" for c, n in zip(columns, sizes)))
+            click.echo("  ".join(f"{c:<{n}}" for c, n in zip(columns, sizes)).rstrip())
             for row in value:
                 click.echo("  ".join(f"{str(row[c]):<{n}}" for c, n in zip(columns, sizes)).rstrip())
         elif isinstance(value, list) and key not in scalars:
