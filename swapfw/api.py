@@ -294,7 +294,7 @@ def export(model, out: str, *, format: str | None = None, space_options=None, in
     """Write ``model`` (e.g. a found ``SPACE:ARCH``) to ``out`` as ONNX or TorchScript (``format``; default
     from the suffix), BatchNorm kept and how its space scores it recorded, so ``score(out)`` gives the
     space's score."""
-    from .graph.export import export as run_export
+    from .scoring.export import export as run_export
 
     return Result(run_export(model, format, out, build_options=opt.space_options(space_options),
                              input_shape=opt.shape(input_shape)))

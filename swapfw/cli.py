@@ -23,6 +23,11 @@ def _api():
     return api
 
 
+def _say_waiting(label: str) -> None:
+    """A step that takes seconds, said on stderr (one line, as the progress bars)."""
+    click.echo(f"{label}...", err=True)
+
+
 def _save_json(result, path: str) -> None:
     try:
         with open(path, "w") as fh:
@@ -62,6 +67,9 @@ def _proxies(options: dict) -> list[str] | None:
                    "one). Same as SWAPFW_LOAD_PLUGINS.")
 def cli(load_plugins):
     """Training-free neural architecture search around SWAP-Score."""
+    from .waits import listen
+
+    listen(_say_waiting)
     if load_plugins is not None:
         from .plugins import select
 

@@ -29,6 +29,7 @@ import pluggy
 
 from . import contracts, hookspecs
 from .errors import PluginFailure, SwapfwError
+from .waits import announced
 
 GROUP = "swapfw"
 #: the environment variable that selects which entry points load (unset: all of them)
@@ -295,7 +296,9 @@ def get_space(name: str, options: dict | None = None) -> Any:
         return entry.obj
     key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
     if key not in _bound:
-        _bound[key] = call(entry, "bind", options)
+        shown = ", ".join(f"{k}={v}" for k, v in options.items())
+        with announced(f"preparing space {name} ({shown}): analysing its source, once per process"):
+            _bound[key] = call(entry, "bind", options)
     return _bound[key]
 
 

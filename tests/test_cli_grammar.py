@@ -8,24 +8,12 @@ import sys
 from pathlib import Path
 
 import click
-import pytest
-from click.testing import CliRunner
 
-from swapfw.cli import cli, main
+from swapfw.cli import cli
 from swapfw.studies.plot import _axis
+from test_cli import run, run_main  # the CLI through click's runner, and as the console script
 
 NB201 = "nb201:|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-
-
-def run(*args):
-    return CliRunner().invoke(cli, list(args))
-
-
-def run_main(capsys, *args):
-    with pytest.raises(SystemExit) as stop:
-        main(list(args))
-    captured = capsys.readouterr()
-    return stop.value.code, captured.out, captured.err
 
 
 def test_every_command_and_option_has_help_and_takes_h():
@@ -119,3 +107,20 @@ def test_plots_use_log_or_rank_axes_where_values_span_orders():
     assert axis == "rank" and values[-1] == len(outlier) - 1
     assert _axis([1.0, 2.0, 3.0, 4.0, 5.0])[1] == "linear"
     assert math.isnan(_axis([1.0, 2.0, float("nan"), 3.0, 1e9, 4.0, 5.0, 6.0])[0][2])
+
+
+def test_a_step_that_takes_seconds_says_what_it_is(monkeypatch):
+    """waits.announced: silent when quick, one line to each listener when slow."""
+    import time
+
+    from swapfw import waits
+
+    heard = []
+    monkeypatch.setattr(waits, "_listeners", [heard.append])
+    monkeypatch.setattr(waits, "AFTER", 0.05)
+    with waits.announced("quick"):
+        pass
+    with waits.announced("binding a space"):
+        time.sleep(0.3)
+    time.sleep(0.1)
+    assert heard == ["binding a space"]

@@ -19,7 +19,7 @@ ROOT = Path(swapfw.__file__).parent
 LAYERS = {"base": 0, "graph": 1, "patterns": 2, "scoring": 3, "running": 4, "studies": 5, "surface": 6, "cli": 7}
 #: top-level modules that every layer may use (errors, the plugin registry, the contracts, option values,
 #: the spaces' building blocks)
-BASE = {"errors", "version", "hookspecs", "contracts", "plugins", "options", "building_blocks"}
+BASE = {"errors", "version", "hookspecs", "contracts", "plugins", "options", "building_blocks", "waits"}
 #: the public surfaces: the Python API, the plugin author's module and the conformance kit
 SURFACE = {"api", "plugin_api", "testing"}
 

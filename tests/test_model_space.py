@@ -182,7 +182,7 @@ def test_kernel_depth_and_activation_edits(resnet):
 
 @pytest.mark.parametrize("name", ["resnet", "mobilenet", "onnx_resnet"])
 def test_sampled_variants_export_to_onnx_that_score_reads_back(name, request, tmp_path):
-    from swapfw.graph.export import export
+    from swapfw.scoring.export import export
     from swapfw.scoring.score import score
 
     bound = request.getfixturevalue(name)

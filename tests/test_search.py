@@ -163,7 +163,7 @@ def test_export_to_an_unwritable_path_is_one_line(tmp_path, capsys):
 def test_exported_onnx_computes_the_same_function(tmp_path):
     import torch
 
-    from swapfw.graph.export import export
+    from swapfw.scoring.export import export
     from swapfw.graph.importers.onnx import load_onnx
 
     space = get("spaces", "nb201")

@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from ...errors import SwapfwError
+from ...waits import announced
 from ...plugins import call, get_registry, get_space
 from .. import ops
 from .onnx_ops import onnx_module_type
@@ -83,7 +84,8 @@ def load_model(source: str | nn.Module, build_options: dict | None = None, input
         from .onnx import load_onnx
         from .torchscript import is_torchscript, load_torchscript
 
-        imported = load_torchscript(source, input_shape) if is_torchscript(source) else load_onnx(source)
+        with announced(f"importing {source}"):
+            imported = load_torchscript(source, input_shape) if is_torchscript(source) else load_onnx(source)
         spec = imported.input
         return LoadedModel(imported.module, spec.shape, source, "onnx", input_dtype=spec.dtype, vocab=spec.vocab,
                            fixed_batch=imported.fixed_batch, notes=imported.notes, recorded=imported.recorded)

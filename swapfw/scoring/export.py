@@ -8,8 +8,9 @@ happen to be equal (every BatchNorm starts at 1 and 0), which a training framewo
 ``torch``: a TorchScript module (``torch.jit.trace``), loadable with ``torch.jit.load`` without
 swapfw installed. Weights are the network's default PyTorch initialisation.
 
-Both record how swapfw scored the network (``graph.exported``): ``swapfw score FILE`` then takes
-the protocol's data, batch, repeats and input shape, and gives the score the space gives.
+Both record how the space scores the network (``graph.exported``; the protocol from ``presets``):
+``swapfw score FILE`` then takes the protocol's data, batch, repeats and input shape, and gives
+the score the space gives.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from pathlib import Path
 import torch
 
 from ..errors import SwapfwError
+from ..graph import exported
+from ..graph.importers import load_model, parse_space_model, resolve_input_shape
 from ..version import __version__
-from . import exported
-from .importers import load_model, parse_space_model, resolve_input_shape
 
 FORMATS = ("onnx", "torch")
 #: file suffixes of each format: one that names the other format is an error
@@ -74,7 +75,7 @@ def _scoring(model, loaded, build_options: dict | None) -> dict:
     """How the space scores the exported network: the first of its protocols whose scoring network
     is the one built here (its data, batch and repeats); nothing for a model from outside a space."""
     from ..plugins import call, get_registry
-    from ..scoring import presets
+    from . import presets
 
     in_space = parse_space_model(model)
     if in_space is None or loaded.space is None:
