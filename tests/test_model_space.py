@@ -347,3 +347,16 @@ def test_a_variant_reads_as_changes_from_the_original():
     assert swapfw.space_info("model", space_options=options, arch=info["original"])["changes"] == []
     with pytest.raises(swapfw.SwapfwError, match="no original model"):
         swapfw.space_info("nb201", arch="|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+def test_a_variant_with_dropped_blocks_trains():
+    """resnet18's ReLUs work in place; once a block is dropped, one would overwrite the value the
+    previous one's backward pass needs. The variant must train, as an exported one would."""
+    from swapfw.plugins import get_space
+
+    space = get_space("model", {"source": "torchvision.models:resnet18"})
+    depth = space.describe()["per_kind"]["depth"]
+    network = space.build("d:1,0,1,0" + ",1" * (depth - 4))
+    network.train()
+    network(torch.randn(4, 3, 32, 32)).sum().backward()
+    assert all(p.grad is not None for p in network.parameters() if p.requires_grad)

@@ -44,6 +44,8 @@ def build(template, points: list[ChoicePoint], values: list, retrace: bool = Fal
             skip = _resolve(block.skip, alias)
             nodes[block.add].replace_all_uses_with(nodes[skip])
             alias[block.add] = skip
+    if alias:
+        _out_of_place(graph_module)
     for point, value in chosen:
         if point.kind == "activation":
             swap_activation(graph_module, nodes, point.detail, value, alias)
@@ -56,6 +58,21 @@ def build(template, points: list[ChoicePoint], values: list, retrace: bool = Fal
     if retrace:  # the template kept layers with child modules whole; let the IR see inside them
         graph_module = torch.fx.symbolic_trace(graph_module)
     return graph_module.eval()
+
+
+def _out_of_place(graph_module: torch.fx.GraphModule) -> None:
+    """No activation works in place once a block is dropped: the block's input now reaches the next
+    in-place ReLU directly, which would overwrite a value the previous activation's backward pass
+    needs (the variant would score, and fail to train)."""
+    for module in graph_module.modules():
+        if getattr(module, "inplace", False) is True:
+            module.inplace = False
+    for node in graph_module.graph.nodes:
+        if node.op == "call_function" and node.kwargs.get("inplace") is True:
+            node.kwargs = {**node.kwargs, "inplace": False}
+        elif node.op == "call_method" and isinstance(node.target, str) and node.target.endswith("_") \
+                and not node.target.startswith("_") and hasattr(torch.Tensor, node.target[:-1]):
+            node.target = node.target[:-1]  # x.relu_() -> x.relu()
 
 
 def _resolve(name: str, alias: dict[str, str]) -> str:
