@@ -14,11 +14,13 @@ from swapfw.testing import check_space
 
 RESNET = "nets:resnet18_c10"
 MOBILENET = "nets:mobilenet_v2_c10"
-MLP = {"source": "nets:mlp", "input_shape": "3,8,8"}
+#: every kind, so these tests see the activation points the default leaves out
+ALL_KINDS = "width+kernel+depth+activation"
+MLP = {"source": "nets:mlp", "input_shape": "3,8,8", "kinds": ALL_KINDS}
 
 
 def space(source, **options):
-    return get_space("model", {"source": source, **options})
+    return get_space("model", {"source": source, "kinds": ALL_KINDS, **options})
 
 
 def kinds(bound) -> dict:
@@ -188,7 +190,7 @@ def test_sampled_variants_export_to_onnx_that_score_reads_back(name, request, tm
     bound = request.getfixturevalue(name)
     for i, arch in enumerate(bound.sample(2, 3)):
         out = tmp_path / f"variant{i}.onnx"
-        info = export(f"model:{arch}", "onnx", str(out), build_options={"source": bound.source})
+        info = export(f"model:{arch}", "onnx", str(out), build_options={"source": bound.source, "kinds": ALL_KINDS})
         result = score(str(out), batch=4)
         assert result.swap > 0 and result.params == pytest.approx(info["params"], rel=0.01)
 
@@ -310,10 +312,14 @@ def test_space_info_lists_the_choice_points(capsys):
 
     main(["space-info", "model", "--space-option", "source=nets:mlp", "--space-option", "input_shape=3,8,8",
           "--format", "json"])
+    assert [p["kind"] for p in json.loads(capsys.readouterr().out)["points"]] == ["width", "width"]  # the default kinds
+    main(["space-info", "model", "--space-option", "source=nets:mlp", "--space-option", "input_shape=3,8,8",
+          "--space-option", f"kinds={ALL_KINDS}", "--format", "json"])
     info = json.loads(capsys.readouterr().out)
     assert info["choice_points"] == 4 and info["params"] == 3 * 64 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10
     assert [p["kind"] for p in info["points"]] == ["width", "width", "activation", "activation"]
-    main(["space-info", "model", "--space-option", "source=nets:mlp", "--space-option", "input_shape=3,8,8"])
+    main(["space-info", "model", "--space-option", "source=nets:mlp", "--space-option", "input_shape=3,8,8",
+          "--space-option", f"kinds={ALL_KINDS}"])
     table = capsys.readouterr().out
     assert "original" in table and "w0" in table and "size_target" in table
 
@@ -360,3 +366,11 @@ def test_a_variant_with_dropped_blocks_trains():
     network.train()
     network(torch.randn(4, 3, 32, 32)).sum().backward()
     assert all(p.grad is not None for p in network.parameters() if p.requires_grad)
+
+
+def test_the_default_kinds_keep_the_activations():
+    """Chosen on benchmarks/model_search.py --kinds: widths, kernels and depth vary; activations only
+    with kinds=...activation."""
+    default = get_space("model", {"source": RESNET})
+    assert kinds(default) == {"width": 12, "kernel": 17, "depth": 5}
+    assert default.describe()["original"] == "w:1*12|k:7,3*16|d:1*5"

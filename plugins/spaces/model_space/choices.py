@@ -23,6 +23,11 @@ import networkx as nx
 import torch.nn as nn
 
 KINDS = ("width", "kernel", "depth", "activation")
+#: the kinds a space varies unless ``kinds=`` says otherwise: what a smaller model to deploy changes.
+#: Chosen on benchmarks/model_search.py --kinds (results: model_search_kinds): with activations the
+#: found variants trained no better (resnet18 and mobilenet_v2 at half size) and mixed several
+#: activation functions; widths alone trained worse. ``kinds=width+kernel+depth+activation`` adds them.
+DEFAULT_KINDS = ("width", "kernel", "depth")
 LETTERS = {"width": "w", "kernel": "k", "depth": "d", "activation": "a"}
 ACTIVATIONS = ("relu", "relu6", "hardswish", "gelu", "silu")
 RATIOS = (0.25, 0.5, 0.75, 1.0)

@@ -14,7 +14,7 @@ from swapfw import SwapfwError
 from swapfw.plugin_api import check_mutation_kind, check_sample_count, uniform_crossover
 
 from . import choices, encoding, variant
-from .choices import ACTIVATIONS, KERNELS, KINDS, RATIOS
+from .choices import ACTIVATIONS, DEFAULT_KINDS, KERNELS, KINDS, RATIOS
 from .source import load_template
 from .width import find_groups
 
@@ -84,7 +84,7 @@ def bind(options: dict) -> "ModelSpace":
         "ratios": _list("ratios", options.get("ratios", "+".join(map(str, RATIOS))), _ratio),
         "kernels": _list("kernels", options.get("kernels", "+".join(map(str, KERNELS))), _kernel),
         "activations": _list("activations", options.get("activations", "+".join(ACTIVATIONS)), _activation),
-        "kinds": _list("kinds", options.get("kinds", "+".join(KINDS)), _kind),
+        "kinds": _list("kinds", options.get("kinds", "+".join(DEFAULT_KINDS)), _kind),
     }
     shape = _shape(options["input_shape"]) if "input_shape" in options else None
     with warnings.catch_warnings():  # the analysis runs the model a few times; its warnings are not news
