@@ -205,8 +205,8 @@ def test_imagelike_data_is_deterministic_standardised_and_smooth():
 
 
 def test_the_default_nb201_protocol_does_not_saturate():
-    result = score(f"nb201:|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
-                   f"nor_conv_3x3~2|")
+    result = score("nb201:|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+                   "nor_conv_3x3~2|")
     assert result.swap < 0.5 * 2 ** result.samples and result.note == ""
 
 
