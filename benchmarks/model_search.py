@@ -11,10 +11,13 @@ original's parameters:
    millions and sigma derived from sampled sizes alone (``sigma_from_sizes``);
 2. the uniform baseline: every width group at one keep-ratio, found by bisection to have the
    found variant's parameter count (kernels, depth and activations as the original);
-3. SWAP of both (same batch, seed and protocol), and both trained from scratch on CIFAR-10 images
+3. with ``--evaluations K``, the hybrid: the same search, then K of the architectures it scored
+   trained (the ``train`` evaluator, validated on the ``--val``/10 images of each class after the
+   training ones) and the best validated one kept;
+4. SWAP of each (same batch, seed and protocol), and each trained from scratch on CIFAR-10 images
    of ``cifar10/test.npz`` (the file is sorted by class: per class, the first
-   ``--train``/10 images train and the last ``--test``/10 test), with the same optimiser, epochs
-   and seeds.
+   ``--train``/10 images train and the last ``--test``/10 test), with the train evaluator's
+   recipe, epochs and seeds.
 
 Prints a table and writes every number to ``--out`` (JSON). Needs ``cifar10/test.npz`` under
 ``SWAPFW_DATA`` (skips, saying so, when it is absent).
@@ -22,7 +25,6 @@ Prints a table and writes every number to ``--out`` (JSON). Needs ``cifar10/test
 
 from __future__ import annotations
 
-import math
 import statistics
 import sys
 import time
@@ -31,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from common import Progress, need_data, parser, publish, set_threads, table
 HERE = Path(__file__).resolve().parent
@@ -134,34 +135,16 @@ def load_cifar(path: Path, train: int, test: int):
     return (x[first], y[first]), (x[last], y[last])
 
 
-def train_and_test(space, arch: str, seed: int, data, epochs: int, device: str, batch: int = 128) -> float:
-    """Test accuracy after training from a seeded default initialisation: SGD with Nesterov momentum
-    0.9, lr 0.05 on a cosine schedule, weight decay 5e-4, random horizontal flips."""
-    (x, y), (xt, yt) = data
+def train_and_test(space, arch: str, seed: int, data, epochs: int, device: str) -> float:
+    """Test accuracy (a fraction) after the train evaluator's recipe (one recipe for every row, and
+    the one the hybrid's evaluations use): SGD with Nesterov momentum 0.9, lr 0.05 on a cosine
+    schedule, weight decay 5e-4, batches of 128, random crops and flips."""
+    from swapfw_plugins.evaluators.train import train_and_validate
+
     torch.manual_seed(seed)
-    model = space.build(arch).to(device).train()
-    steps = epochs * math.ceil(len(x) / batch)
-    optimiser = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=0.05, total_steps=steps, pct_start=0.15)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), batch):
-            index = order[start:start + batch]
-            inputs, targets = x[index], y[index]
-            flip = torch.rand(len(index), generator=generator) < 0.5
-            inputs = torch.where(flip.view(-1, 1, 1, 1), inputs.flip(3), inputs)
-            loss = F.cross_entropy(model(inputs.to(device)), targets.to(device))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for start in range(0, len(xt), 500):
-            correct += (model(xt[start:start + 500].to(device)).argmax(1).cpu() == yt[start:start + 500]).sum().item()
-    return correct / len(xt)
+    model = space.build(arch).to(device)
+    settings = {"epochs": epochs, "steps": 0, "batch": 128, "lr": 0.05}
+    return train_and_validate(model, data[0], data[1], settings, seed, device) / 100
 
 
 # --- one model -----------------------------------------------------------------------------------
@@ -195,14 +178,27 @@ def run_model(name: str, source: str, args, data, images: str, kinds: str | None
         found = report["best"]["arch"]
         found_params = report["best"]["params"]
         uniform, uniform_params = uniform_baseline(space, found_params)
+        variants = [("found", found), ("uniform", uniform)]
+        hybrid = None
+        if args.evaluations:  # the same search, then K finalists trained on images apart from the test ones
+            tick = time.perf_counter()
+            hybrid = swapfw.search(space="model", space_options=options, mu=mu, sigma=sigma, data=images,
+                                   batch=args.batch, population=args.population, cycles=args.cycles,
+                                   mutations=args.mutations, sample_size=args.sample_size, seed=0,
+                                   device=args.device, no_cache=True, threads=args.threads, evaluator="train",
+                                   evaluations=args.evaluations,
+                                   evaluator_options={"data": images, "epochs": args.epochs, "subset": args.train,
+                                                      "val": args.val}, progress=Progress(every=60)).to_dict()
+            hybrid["search_seconds"] = round(time.perf_counter() - tick, 1)
+            variants.append(("hybrid", hybrid["best"]["arch"]))
         swaps = {}
-        for label, arch in (("found", found), ("uniform", uniform)):
+        for label, arch in variants:
             result = swapfw.score(f"model:{arch}", space_options=options, data=images,
                                   batch=args.batch, seed=0, device=args.device)
             swaps[label] = result.swap
-        accuracy, train_s = {"found": [], "uniform": []}, 0.0
+        accuracy, train_s = {label: [] for label, _ in variants}, 0.0
         for seed in range(args.seeds):
-            for label, arch in (("found", found), ("uniform", uniform)):
+            for label, arch in variants:
                 tick = time.perf_counter()
                 accuracy[label].append(train_and_test(space, arch, seed, data, args.epochs, args.device))
                 train_s += time.perf_counter() - tick
@@ -215,6 +211,10 @@ def run_model(name: str, source: str, args, data, images: str, kinds: str | None
                "accuracy_found": accuracy["found"], "accuracy_uniform": accuracy["uniform"],
                "evaluations": report["evaluations"], "search_seconds": round(search_s, 1),
                "train_seconds": round(train_s, 1)}
+        if hybrid:
+            row.update({"hybrid": hybrid["best"]["arch"], "hybrid_params": hybrid["best"]["params"],
+                        "swap_hybrid": swaps["hybrid"], "accuracy_hybrid": accuracy["hybrid"],
+                        "hybrid_evaluated": hybrid["evaluated"], "hybrid_search_seconds": hybrid["search_seconds"]})
         rows.append(row)
         print(f"{name} at {fraction:.0%}: found {found_params / 1e6:.3f} M, uniform {uniform_params / 1e6:.3f} M, "
               f"accuracy {statistics.mean(accuracy['found']):.3f} / {statistics.mean(accuracy['uniform']):.3f}",
@@ -223,21 +223,34 @@ def run_model(name: str, source: str, args, data, images: str, kinds: str | None
 
 
 def _table(rows: list[dict], args) -> dict:
+    hybrid = any("hybrid" in row for row in rows)
+    columns = ["model", "kinds", "original M", "target", "found M", "vs target %", "uniform ratio", "uniform M",
+               "SWAP found", "SWAP uniform", "acc found %", "acc uniform %", "acc std found", "acc std uniform",
+               "search s", "train s"]
+    if hybrid:
+        columns[11:11] = ["hybrid M", "acc hybrid %"]
+    made = []
+    for row in rows:
+        line = [row["model"], row["kinds"], round(row["original_params"] / 1e6, 3), f"{row['fraction']:.0%}",
+                round(row["found_params"] / 1e6, 3), round(100 * row["found_vs_target"], 1), row["uniform_ratio"],
+                round(row["uniform_params"] / 1e6, 3), row["swap_found"], row["swap_uniform"],
+                round(100 * statistics.mean(row["accuracy_found"]), 1),
+                round(100 * statistics.mean(row["accuracy_uniform"]), 1),
+                _std(row["accuracy_found"]), _std(row["accuracy_uniform"]), row["search_seconds"], row["train_seconds"]]
+        if hybrid:
+            line[11:11] = ([round(row["hybrid_params"] / 1e6, 3), round(100 * statistics.mean(row["accuracy_hybrid"]), 1)]
+                           if "hybrid" in row else [None, None])
+        made.append(line)
+    notes = ["mu = the target in millions, sigma from the sampled sizes alone (sigma_from_sizes)",
+             "accuracy: mean over the training seeds (std in points where there are several)"]
+    if hybrid:
+        notes.append(f"hybrid: the same search, then {args.evaluations} finalists trained ({args.epochs} epochs on "
+                     f"the {args.train} training images, validated on the next {args.val}), the best validated kept")
     return table(
         f"The variant found against the uniformly width-scaled original of the same size: swap-nas with regswap, "
         f"population {args.population}, {args.cycles} cycles, S = {args.batch}; trained {args.epochs} epoch(s) on "
         f"{args.train} CIFAR-10 images, tested on {args.test}, {args.seeds} training seed(s), device {args.device}",
-        ["model", "kinds", "original M", "target", "found M", "vs target %", "uniform ratio", "uniform M", "SWAP found",
-         "SWAP uniform", "acc found %", "acc uniform %", "acc std found", "acc std uniform", "search s", "train s"],
-        [[row["model"], row["kinds"], round(row["original_params"] / 1e6, 3), f"{row['fraction']:.0%}",
-          round(row["found_params"] / 1e6, 3), round(100 * row["found_vs_target"], 1), row["uniform_ratio"],
-          round(row["uniform_params"] / 1e6, 3), row["swap_found"], row["swap_uniform"],
-          round(100 * statistics.mean(row["accuracy_found"]), 1),
-          round(100 * statistics.mean(row["accuracy_uniform"]), 1),
-          _std(row["accuracy_found"]), _std(row["accuracy_uniform"]), row["search_seconds"], row["train_seconds"]]
-         for row in rows],
-        ["mu = the target in millions, sigma from the sampled sizes alone (sigma_from_sizes)",
-         "accuracy: mean over the training seeds (std in points where there are several)"])
+        columns, made, notes)
 
 
 def _std(values: list[float]) -> float | None:
@@ -258,6 +271,10 @@ def main() -> None:
     options.add_argument("--epochs", type=int, default=2)
     options.add_argument("--train", type=int, default=4000, help="training images (the first of each class)")
     options.add_argument("--test", type=int, default=2000, help="test images (the last of each class)")
+    options.add_argument("--evaluations", type=int, default=0,
+                         help="also the hybrid: the same search, then this many finalists trained (train evaluator, "
+                              "validated on --val images after the training ones), the best kept")
+    options.add_argument("--val", type=int, default=1000, help="the hybrid's validation images (after --train's)")
     options.add_argument("--device", default="cpu")
     options.add_argument("--kinds", default="",
                          help="choice kinds to compare, ';'-separated sets of +-joined kinds (e.g. "
@@ -265,8 +282,8 @@ def main() -> None:
     options.add_argument("--work", default="/tmp/swapfw_model_search", help="where the ONNX export is written")
     args = options.parse_args()
     path = need_data("cifar10", "test.npz")
-    if args.train + args.test > 10000:
-        raise SystemExit("--train + --test must not exceed the file's 10,000 images")
+    if args.train + args.test + (args.val if args.evaluations else 0) > 10000:
+        raise SystemExit("--train + --test (+ --val with --evaluations) must not exceed the file's 10,000 images")
     set_threads(args.threads)
     sys.path.insert(0, str(HERE))  # `model_search:resnet18` names this file's factories
     work = Path(args.work)

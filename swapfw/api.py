@@ -215,11 +215,14 @@ def search(*, space: str, searcher: str | None = None, proxy: str | None = None,
            executor: str | None = None, workers: int | None = None, threads: int | None = None,
            ray_address: str | None = None, truth: str | None = None, metric: str | None = None,
            arch_column: str | None = None, arch_format: str = "arch", checkpoint: str | None = None,
-           budget: int | None = None, progress=None) -> SearchResult:
+           budget: int | None = None, evaluator: str | None = None, evaluator_options=None,
+           evaluations: int | None = None, selection: str | None = None, progress=None) -> SearchResult:
     """Search ``space`` with a searcher plugin (default: the one that declares itself so), scoring with
     ``proxy`` (default: the space's search proxy, else the default proxy). ``cycles`` None: as many
     as ``budget`` allows, or 50 without a budget. ``truth``/``metric`` look the best architecture up
-    afterwards; ``checkpoint`` saves every cycle and resumes a run killed before it ended."""
+    afterwards; ``checkpoint`` saves every cycle and resumes a run killed before it ended.
+    ``evaluator`` (with ``evaluator_options``) then spends ``evaluations`` real evaluations on the
+    architectures the proxy scored, chosen by ``selection``; the answer is the best evaluated one."""
     from .studies.search import SearchSettings
     from .studies.search import search as run_search
 
@@ -227,7 +230,9 @@ def search(*, space: str, searcher: str | None = None, proxy: str | None = None,
         raise OptionError("--truth and --metric go together")
     settings = SearchSettings(
         space=space, searcher=searcher, proxy=proxy, population=population, cycles=cycles, sample_size=sample_size,
-        mutations=mutations, crossover_prob=crossover_prob, seed=seed, budget=budget,
+        mutations=mutations, crossover_prob=crossover_prob, seed=seed, budget=budget, evaluator=evaluator,
+        evaluator_options={k: str(v) for k, v in opt.space_options(evaluator_options, "--evaluator-option").items()},
+        evaluations=evaluations, selection=selection,
         **_scoring_settings(protocol=protocol, data=data, batch=batch, repeats=repeats, space_options=space_options,
                             input_shape=input_shape, mu=mu, sigma=sigma, binariser=binariser, device=device,
                             cache=cache, no_cache=no_cache))

@@ -127,6 +127,11 @@ class EdgeCells:
         first, second = uniform_crossover(self.parse(a), self.parse(b), rng)
         return self.format(first), self.format(second)
 
+    def features(self, arch: str) -> dict[str, float]:
+        """How many edges carry each op: what a search spending real evaluations learns from beside the proxies."""
+        ops = list(self.parse(arch))
+        return {f"edges {op}": float(ops.count(op)) for op in self.ops}
+
 
 # --- cell ops of the NAS benchmarks (NAS-Bench-201, DARTS, TransNAS-Bench-101) --------------------
 

@@ -15,6 +15,7 @@ import sys
 import click
 
 from .errors import OptionError, SwapfwError, error_line, is_out_of_memory
+from .studies.selection import DEFAULT_SELECTION, SELECTIONS
 
 
 def _api():
@@ -309,6 +310,15 @@ def correlate(fmt, **options):
 @click.option("--arch-format", default="arch", show_default=True, help="Encoding of the --truth architectures.")
 @click.option("--checkpoint", default=None, help="Save the search after every cycle; rerun with it to resume.")
 @click.option("--budget", default=None, type=int, help="Stop after this many distinct architectures are scored.")
+@click.option("--evaluator", default=None,
+              help="A real evaluation (evaluator plugin: table, train, callable) to spend --evaluations of on the "
+                   "architectures the proxy scored; the answer is then the best evaluated one.")
+@click.option("--evaluator-option", "evaluator_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the evaluator (repeatable), e.g. table=nb201_hp12.csv, metric=..., data=cifar10:PATH.")
+@click.option("--evaluations", default=None, type=int, help="How many real evaluations to spend (with --evaluator).")
+@click.option("--selection", default=None, type=click.Choice(list(SELECTIONS)),
+              help=f"Which architectures get them: {'; '.join(f'{k}: {v}' for k, v in SELECTIONS.items())} "
+                   f"[default: {DEFAULT_SELECTION}].")
 @click.option("--save", default=None, help="Also write the report, as --format json prints it, to this file.")
 @format_option
 def search(fmt, save, **options):
@@ -333,8 +343,20 @@ def search(fmt, save, **options):
             ("time", f"{report['seconds']} s")]
     if report["mu"] is not None:
         rows.insert(3, ("mu, sigma", f"{report['mu']:.4g}, {report['sigma']:.4g}"))
+    if "evaluated" in report:
+        rows[1:1] = [("evaluated", f"{best['value']:.4g} by {report['evaluator']}" if "value" in best else "-")]
+        proxy_best = report["proxy_best"]
+        cost = report["evaluation_cost"]
+        rows += [("proxy's best", f"{proxy_best['arch']} ({proxy_best['score']:.4g})"),
+                 ("evaluations", f"{len(report['evaluated'])} by {report['selection']}, "
+                                 f"{sum(r['error'] is not None for r in report['evaluated'])} failed, "
+                                 f"{sum(r['cached'] for r in report['evaluated'])} found in the cache"),
+                 ("evaluation cost", f"{cost['seconds']:,.0f} s" + (" (simulated: recorded by the table)"
+                                                                     if cost["simulated"] else ""))]
     if "truth" in report:
         rows.append((report["truth"]["metric"], report["truth"]["value"]))
+        if "proxy_best_value" in report["truth"]:
+            rows.append((f"{report['truth']['metric']} of the proxy's best", report["truth"]["proxy_best_value"]))
     _print_rows(rows)
     _print_memory(report)
     for note in report["notes"]:

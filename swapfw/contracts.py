@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterator
 from typing import Any, Callable, Optional, Protocol
 
 __all__ = ["Space", "Proxy", "DerivedProxy", "PopulationProxy", "ParametrisedProxy", "Searcher", "Binariser",
-           "Executor", "Pool", "ROLES", "NEEDS", "optional", "check", "protocol_for", "members"]
+           "Executor", "Pool", "Evaluator", "ROLES", "NEEDS", "optional", "check", "protocol_for", "members"]
 
 #: what the core reads a proxy's value as, where a proxy declares ``role``; one proxy a role
 ROLES = {
@@ -129,6 +129,12 @@ class Space(Protocol):
     @optional
     def describe(self) -> dict:
         """What varies in this space, for people (``swapfw space-info``): JSON-serialisable facts."""
+
+    @optional
+    def features(self, arch: str) -> dict:
+        """Numbers that describe ``arch`` (name -> value, the same names for every architecture: how
+        often each operation occurs, say), which a search spending real evaluations may learn from
+        beside the proxies."""
 
     @optional
     def changes(self, arch: str) -> list[dict]:
@@ -298,9 +304,36 @@ class Executor(Protocol):
     """True: the executor used where the user names none (one executor)."""
 
 
+# --- evaluators ------------------------------------------------------------------------------
+
+
+class Evaluator(Protocol):
+    """A costly, real evaluation of one architecture (training it, or looking a trained result up):
+    what a search spends, a few times, where proxies cannot decide."""
+
+    name: str
+    """Name on the command line (``--evaluator NAME``)."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+
+    def open(self, space: Space, options: dict, *, seed: int, device: str, build: Callable) -> Callable:
+        """A function ``measure(arch) -> (value, seconds)`` for architectures of ``space``: higher values
+        are better, ``seconds`` what the evaluation cost. ``options`` are the ``--evaluator-option``
+        strings; a bad one raises SwapfwError here, before anything is paid for. ``build(arch)`` is a
+        freshly initialised network as the user's space options make it; ``device`` the search's.
+        An architecture that cannot be evaluated (a NaN loss, out of memory) raises
+        ``plugin_api.EvaluationFailed`` with the reason: the search records it and goes on."""
+
+    options: Optional[dict]
+    """Option name -> one line of help, for ``swapfw plugins`` and ``--evaluator-option`` errors."""
+    simulated: Optional[bool]
+    """True where ``seconds`` are costs recorded elsewhere (a table of trained results), not spent here."""
+
+
 #: the protocol each kind's objects are checked against (proxies: see ``protocol_for``)
 KIND_PROTOCOLS: dict[str, type] = {"spaces": Space, "proxies": Proxy, "searchers": Searcher,
-                                   "binarisers": Binariser, "executors": Executor}
+                                   "binarisers": Binariser, "executors": Executor,
+                                   "evaluators": Evaluator}
 
 
 # --- the check -------------------------------------------------------------------------------

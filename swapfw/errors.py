@@ -9,6 +9,11 @@ class OptionError(SwapfwError):
     """An option value of the wrong form (``--input-shape 3x32x32``): a usage error, exit status 2."""
 
 
+class EvaluationFailed(SwapfwError):
+    """One architecture's real evaluation failed (a NaN loss, out of memory): an evaluator raises it
+    with the reason, and the search records a failed evaluation and goes on."""
+
+
 class PluginFailure(SwapfwError):
     """A plugin raised; carries the plugin's name so the user knows whom to blame."""
 

@@ -37,6 +37,12 @@ def register_binarisers(register):
 
 
 @hookspec
+def register_evaluators(register):
+    """Register evaluators: costly, real evaluations a search spends a few of (``contracts.Evaluator``):
+    training an architecture, or looking a trained result up."""
+
+
+@hookspec
 def register_executors(register):
     """Register executors: where scoring tasks run, this process, worker processes or a cluster.
 

@@ -23,14 +23,19 @@ By kind:
 - **binarisers**: the activation kinds (``ACTIVATIONS``, ``PIECEWISE_LINEAR``) and ``positive``.
 - **executors**: the spec they open a pool for (``ExecutorSpec``), the task function to run
   wherever a pool runs its tasks (``run_task``, ``Task``, ``TaskResult``) and ``cores``.
+- **evaluators**: ``EvaluationFailed`` (one architecture failed, the search goes on), a CSV of
+  trained results (``load_table``: architecture -> value, in any encoding the space converts),
+  labelled training and validation images (``labelled_images``), a user's function
+  (``import_object``).
 - **all**: ``SwapfwError`` (one line for the user), ``error_line``, ``is_out_of_memory``.
 """
 
 from .building_blocks import (EdgeCells, FactorizedReduce, Zero, bad_arch, check_mutation_kind, check_sample_count,
                               mutate_edge, ops_of_number, part_params, positive_option, relu_conv_bn, shown,
                               uniform_crossover)
-from .errors import SwapfwError, error_line, is_out_of_memory
+from .errors import EvaluationFailed, SwapfwError, error_line, is_out_of_memory
 from .graph.importers import load_model, resolve_input_shape
+from .graph.importers.python import import_object
 from .graph.ir import build_ir
 from .graph.ops import ACTIVATIONS, PIECEWISE_LINEAR
 from .patterns.count import output_is_finite
@@ -38,7 +43,7 @@ from .patterns.engine import binarise, positive
 from .patterns.probe import Probe, TapPoint
 from .running.executors import ExecutorSpec, cores
 from .running.tasks import Task, TaskResult, run_task
-from .scoring.data import Batch
+from .scoring.data import Batch, labelled_images
 from .scoring.fresh import (batchnorm_eval, chunks, cross_entropy, finite_or_nan, fit_in_memory, fresh_for,
                             fresh_model, fresh_probe, labels, logits, loss_gradients, model_dtype, part_loss,
                             weighted_layers)
@@ -46,9 +51,10 @@ from .scoring.network import Network, measure_patterns
 from .scoring.presets import Preset
 from .scoring.regularise import size_factor
 from .studies.search import SearchSettings
+from .studies.truth import load_truth as load_table
 
 #: the version of this surface: MAJOR.MINOR (a new name: minor; a changed meaning: major)
-PLUGIN_API_VERSION = "1.0"
+PLUGIN_API_VERSION = "1.1"
 
 __all__ = [
     "PLUGIN_API_VERSION", "SwapfwError", "error_line", "is_out_of_memory",
@@ -63,4 +69,6 @@ __all__ = [
     # searchers, binarisers, executors
     "SearchSettings", "ACTIVATIONS", "PIECEWISE_LINEAR", "positive", "ExecutorSpec", "cores", "run_task", "Task",
     "TaskResult",
+    # evaluators
+    "EvaluationFailed", "load_table", "labelled_images", "import_object",
 ]

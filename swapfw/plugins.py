@@ -42,10 +42,11 @@ KINDS = {
     "searchers": "register_searchers",
     "binarisers": "register_binarisers",
     "executors": "register_executors",
+    "evaluators": "register_evaluators",
 }
 
 SINGULAR = {"spaces": "search space", "proxies": "proxy", "searchers": "searcher", "binarisers": "binariser",
-            "executors": "executor"}
+            "executors": "executor", "evaluators": "evaluator"}
 
 
 @dataclass

@@ -17,7 +17,9 @@ here needs pytest.
 - ``check_proxy``: a value for a small network, the same for the same seed, weights left alone;
 - ``check_searcher``: a search over ``TinySpace`` with a made-up score, cycles and budgets;
 - ``check_binariser``: bits of the value's shape, deterministic;
-- ``check_executor``: a pool that runs real tasks and gives ``run_task``'s values.
+- ``check_executor``: a pool that runs real tasks and gives ``run_task``'s values;
+- ``check_evaluator``: a value and a cost for real architectures, the same for the same seed, and
+  a one-line error for an unknown option before anything is evaluated.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ from .scoring.presets import Preset
 from .scoring.proxies import run_proxy
 from .studies.search import STALLED_CYCLES, BudgetSpent, SearchSettings
 
-__all__ = ["check_space", "check_proxy", "check_searcher", "check_binariser", "check_executor", "TinySpace",
-           "small_network", "made_up_score"]
+__all__ = ["check_space", "check_proxy", "check_searcher", "check_binariser", "check_executor", "check_evaluator",
+           "TinySpace", "small_network", "made_up_score"]
 
 #: what ``check_space`` feeds ``canonical`` and expects a one-line SwapfwError for
 GARBAGE = ("", "  ", "not an architecture %%", None, 12345)
@@ -802,5 +804,53 @@ def check_executor(executor, *, workers: int = 2, tasks: int = 4, seed: int = 0)
         elif pool is not None:
             with report.step("pool.close()"):
                 getattr(pool, "close", lambda: None)()
+    report.done()
+    return results
+
+
+# --- evaluators ----------------------------------------------------------------------------------
+
+
+def check_evaluator(evaluator, space, options: dict, *, archs: list[str] | None = None, seed: int = 0,
+                    build_options: dict | None = None) -> list[tuple[float, float]]:
+    """Check an evaluator on architectures of ``space`` (default: two it samples) with ``options``
+    (its ``--evaluator-option``s); returns ``(value, seconds)`` per architecture."""
+    report = _Report(_title("evaluator", evaluator))
+    if not report.contract(contracts.Evaluator, evaluator):
+        report.done()
+    archs = archs or space.sample(2, seed)
+
+    def build(arch: str):
+        return space.build(arch, **(build_options or {}))
+
+    def opened():
+        return evaluator.open(space, dict(options), seed=seed, device="cpu", build=build)
+
+    try:
+        evaluator.open(space, {**options, "no-such-option": "1"}, seed=seed, device="cpu", build=build)
+        report.fail("open() accepted an unknown option 'no-such-option' (raise SwapfwError naming it)")
+    except SwapfwError as exc:
+        report.expect("\n" not in str(exc) and "no-such-option" in str(exc),
+                      f"the unknown option's error should be one line naming it, got {_cut(str(exc))!r}")
+    except Exception as exc:
+        report.fail(f"an unknown option raised {error_line(exc)}, not a SwapfwError")
+    results = []
+    with report.step("open(space, options, seed=..., device='cpu', build=...)"):
+        measure = opened()
+        for arch in archs:
+            with report.step(f"measure({_shown(arch)})"):
+                got = measure(arch)
+                if not report.expect(isinstance(got, tuple) and len(got) == 2,
+                                     f"measure({_shown(arch)}) gave {_described(got)}, not (value, seconds)"):
+                    continue
+                value, seconds = float(got[0]), float(got[1])
+                report.expect(math.isfinite(value), f"measure({_shown(arch)}) gave the value {value}")
+                report.expect(math.isfinite(seconds) and seconds >= 0,
+                              f"measure({_shown(arch)}) gave the cost {seconds} s (want seconds >= 0)")
+                results.append((value, seconds))
+        if results and archs:
+            again = opened()(archs[0])
+            report.expect(float(again[0]) == results[0][0],
+                          f"measure({_shown(archs[0])}) gave {again[0]} with the same seed, {results[0][0]} before")
     report.done()
     return results

@@ -56,6 +56,8 @@ VOCABULARY = {
     "params": "a report field and an IR node attribute (parameter count)",
     "flops": "a report field and an IR node attribute (multiply-accumulates)",
     "patterns": "what a proxy may declare it needs (contracts.NEEDS)",
+    "table": "an output format (--format table) and a spec's comparison table",
+    "train": "a BatchNorm mode (a proxy's bn: train)",
 }
 
 

@@ -217,3 +217,56 @@ def _tensor(arg: str, samples: int, shape: tuple, seed: int) -> Batch:
     if array.shape[0] < samples:
         raise SwapfwError(f"{arg} holds {array.shape[0]} samples, fewer than --batch {samples}")
     return Batch(torch.from_numpy(np.ascontiguousarray(array[:samples])), None, f"tensor:{arg}")
+
+
+def labelled_images(spec: str, shape: tuple, train: int, val: int):
+    """``((x, y), (x_val, y_val))``: labelled, normalised images of ``shape`` for training and for
+    validating, disjoint, taken per class in file order (the first ``train``/classes of each class
+    train, the next ``val``/classes validate, so the end of each class stays free for a test) from
+    ``cifar10:PATH`` or ``images:DIR`` (one subfolder per class)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "cifar10" and arg:
+        images, labels = _read_cifar10(Path(arg))
+        x, y = torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(np.asarray(labels).astype(np.int64))
+        mean, std = CIFAR10_MEAN, CIFAR10_STD
+    elif kind == "images" and arg:
+        x, y = _class_folders(Path(arg), shape)
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+    else:
+        raise SwapfwError(f"training data {spec!r}: want cifar10:PATH or images:DIR (one folder per class)")
+    classes = sorted(set(y.tolist()))
+    first, last = [], []
+    for c in classes:
+        index = torch.nonzero(y == c).flatten()
+        take, keep = max(1, train // len(classes)), max(1, val // len(classes))
+        if len(index) < take + keep:
+            raise SwapfwError(f"{spec}: class {c} has {len(index)} images, fewer than the {take} training and "
+                              f"{keep} validation images wanted of each class (lower subset= or val=)")
+        first.append(index[:take])
+        last.append(index[take:take + keep])
+    first, last = torch.cat(first), torch.cat(last)
+    x = _normalise(x, shape, mean, std)
+    return (x[first], y[first]), (x[last], y[last])
+
+
+def _class_folders(folder: Path, shape: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 NCHW images resized to ``shape`` and their labels, one label per subfolder of ``folder``."""
+    from PIL import Image
+
+    if not folder.is_dir():
+        raise SwapfwError(f"images: {folder} is not a folder")
+    classes = sorted(p for p in folder.iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise SwapfwError(f"images: {folder} needs one subfolder per class (found {len(classes)})")
+    arrays, labels = [], []
+    for label, sub in enumerate(classes):
+        for file in sorted(p for p in sub.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+            try:
+                with Image.open(file) as img:
+                    arrays.append(np.asarray(img.convert("RGB").resize((shape[2], shape[1]), Image.BILINEAR)))
+            except Exception as exc:
+                raise SwapfwError(f"cannot read image {file}: {exc}") from None
+            labels.append(label)
+    if not arrays:
+        raise SwapfwError(f"images: no images under {folder}")
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2), torch.tensor(labels, dtype=torch.int64)

@@ -1,8 +1,9 @@
 """A score cache in SQLite, so a rerun or a larger run reuses work and a killed run resumes.
 
-Keys are (space, arch, proxy, data, batch, seed, protocol, version): every setting that can
+Scores are keyed by (space, arch, proxy, data, batch, seed, protocol, version): every setting that can
 change a value, ``version`` naming swapfw's and the providing plugins' distributions and versions
-(``evaluate.provenance``). A cache that SQLite cannot read is moved aside, reported and rebuilt.
+(``evaluate.provenance``). Real evaluations (``evaluations.Evaluations``) sit beside them, keyed by
+(evaluator with its options, space, arch, seed, version), with their cost and any failure. A cache that SQLite cannot read is moved aside, reported and rebuilt.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import click
 _SCHEMA = """CREATE TABLE IF NOT EXISTS scores (
     space TEXT, arch TEXT, proxy TEXT, data TEXT, batch INTEGER, seed INTEGER, protocol TEXT,
     version TEXT, value REAL, PRIMARY KEY (space, arch, proxy, data, batch, seed, protocol, version))"""
+
+_EVALUATIONS = """CREATE TABLE IF NOT EXISTS evaluations (
+    evaluator TEXT, space TEXT, arch TEXT, seed INTEGER, version TEXT, value REAL, cost REAL, error TEXT,
+    PRIMARY KEY (evaluator, space, arch, seed, version))"""
 
 
 def default_path() -> Path:
@@ -42,6 +47,7 @@ class ScoreCache:
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=120)  # another run writing the same cache: wait, do not fail
         db.execute(_SCHEMA)
+        db.execute(_EVALUATIONS)
         db.execute("SELECT count(*) FROM scores").fetchone()  # reads a page: fails on a corrupt file
         return db
 
@@ -56,6 +62,14 @@ class ScoreCache:
     def put(self, key: tuple, value: float) -> None:
         stored = None if value != value else value  # SQLite has no NaN
         self._db.execute("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*key, stored))
+
+    def get_evaluation(self, key: tuple) -> tuple | None:
+        """(value or None where it failed, cost in seconds, error or None) of a real evaluation."""
+        return self._db.execute("SELECT value, cost, error FROM evaluations WHERE evaluator=? AND space=? AND arch=? "
+                                "AND seed=? AND version=?", key).fetchone()
+
+    def put_evaluation(self, key: tuple, result: tuple) -> None:
+        self._db.execute("INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*key, *result))
 
     def commit(self) -> None:
         self._db.commit()

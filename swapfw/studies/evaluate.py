@@ -89,6 +89,12 @@ class NoCache:
     def put(self, key, value):
         pass
 
+    def get_evaluation(self, key):
+        return None
+
+    def put_evaluation(self, key, result):
+        pass
+
     def commit(self):
         pass
 

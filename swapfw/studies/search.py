@@ -3,6 +3,9 @@
 A searcher gets the space, an ``evaluate(archs) -> scores`` function and its options; it never
 sees the cache, the proxy or the data. ``evaluate`` canonicalises each architecture, reuses a
 score already seen in this run or in the cache, and counts what it actually computed.
+
+With an evaluator (``--evaluator``), the search then spends ``--evaluations K`` real evaluations
+on the architectures its proxy scored (``selection``), and its answer is the best evaluated one.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..errors import SwapfwError
@@ -24,6 +27,8 @@ from ..scoring.proxies import derive, is_population, parts_of, proxy_entry, role
 from . import reference
 from .cache import ScoreCache
 from .evaluate import NoCache, Scorer, ScoringSettings, resolve
+from .evaluations import Evaluations
+from .selection import DEFAULT_SELECTION, SELECTIONS, select
 from .truth import load_truth
 
 #: cycles of a search given neither --cycles nor --budget
@@ -52,6 +57,10 @@ class SearchSettings(ScoringSettings):
     seed: int = 0
     cache: str | None = None  # None: the default cache file; "": no cache
     budget: int | None = None  # distinct architectures scored (computed or from the cache), then stop
+    evaluator: str | None = None  # a real evaluation to spend ``evaluations`` of after the proxy search
+    evaluator_options: dict = field(default_factory=dict)
+    evaluations: int | None = None
+    selection: str | None = None  # None: DEFAULT_SELECTION where an evaluator is given
 
     def check(self) -> None:
         if is_population(self.proxy):
@@ -68,6 +77,17 @@ class SearchSettings(ScoringSettings):
             raise SwapfwError("--crossover-prob must be between 0 and 1")
         if self.budget is not None and self.budget < self.population:
             raise SwapfwError("--budget must cover at least the initial --population")
+        if (self.evaluator is None) != (self.evaluations is None):
+            raise SwapfwError("--evaluator and --evaluations go together: name the real evaluation and how many "
+                              "to spend")
+        if self.evaluations is not None and self.evaluations < 1:
+            raise SwapfwError("--evaluations must be at least 1")
+        if self.selection is not None and self.selection not in SELECTIONS:
+            raise SwapfwError(f"unknown selection {self.selection!r} (known: {', '.join(SELECTIONS)})")
+        if self.selection is not None and self.evaluator is None:
+            raise SwapfwError("--selection chooses what an --evaluator evaluates: give --evaluator and --evaluations")
+        if self.evaluator_options and self.evaluator is None:
+            raise SwapfwError("--evaluator-option needs an --evaluator")
 
 
 class BudgetSpent(SwapfwError):
@@ -190,9 +210,10 @@ class Checkpoint:
                               "use another file or the same options")
         return state
 
-    def save(self, evaluator: "Evaluator", history: list[float]) -> None:
+    def save(self, evaluator: "Evaluator", history: list[float], evaluations: Evaluations | None = None) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"settings": self.fingerprint, "history": history, **evaluator.state()}))
+        spent = {"evaluated": [r.to_dict() for r in evaluations.kept()]} if evaluations else {}
+        tmp.write_text(json.dumps({"settings": self.fingerprint, "history": history, **evaluator.state(), **spent}))
         os.replace(tmp, self.path)
 
 
@@ -226,10 +247,18 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
                        searcher=settings.searcher or registry.default("searchers"),
                        cycles=DEFAULT_CYCLES if settings.cycles is None and settings.budget is None else settings.cycles)
     settings.check()
+    if settings.evaluator:
+        settings = replace(settings, selection=settings.selection or DEFAULT_SELECTION)
     entry = registry.entry("searchers", settings.searcher)
     table = load_truth(*truth[:2], space, *truth[2:]) if truth else None  # fail early on a bad file
     spec = replace(executor or ExecutorSpec(), device=settings.device).resolved()
     cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
+    try:  # a bad evaluator option fails here, before anything is scored
+        evaluations = (Evaluations(settings.evaluator, settings.evaluator_options, settings.space, space, settings.seed,
+                                   settings.device, cache, settings.build_options) if settings.evaluator else None)
+    except BaseException:
+        cache.close()
+        raise
     start = time.perf_counter()
     history: list[float] = []
     saver = Checkpoint(checkpoint, settings) if checkpoint else None
@@ -243,6 +272,8 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
                 progress(0, total, label)  # settings accepted, reference work done: the search starts
             if state:
                 evaluate.restore(state)
+                if evaluations:
+                    evaluations.restore(state.get("evaluated", []))
 
             shown = [0]  # distinct architectures the progress bar has counted (runs bounded by a budget)
             stall = {"met": evaluate.met, "cycles": 0}
@@ -250,7 +281,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
             def on_cycle(best_score: float) -> None:
                 history.append(best_score)
                 if saver:
-                    saver.save(evaluate, history)
+                    saver.save(evaluate, history, evaluations)
                 if progress:
                     progress(1 if settings.cycles is not None else len(evaluate.seen) - shown[0], total, label)
                     shown[0] = len(evaluate.seen)
@@ -268,6 +299,8 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
             except BudgetSpent:
                 pass
             workers = pool.workers
+        if evaluations:
+            _spend(settings, space, evaluate, evaluations, saver, history, progress)
         best_arch, best_score = evaluate.best  # the best scored architecture, whatever the searcher returned
     finally:
         cache.close()
@@ -284,6 +317,59 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     if failed:
         report["notes"].append(f"{len(failed)} architectures failed twice and were never chosen, e.g. "
                                f"{failed[0]['arch']}: {failed[0]['error']}")
+    if evaluations:
+        report["proxy_best"] = report["best"]
+        found = evaluations.best()
+        if found is None:
+            report["notes"].append("no evaluation succeeded: the answer is the proxy's best")
+        else:
+            report["best"] = {"arch": found.arch, "score": evaluate.seen[found.arch][0],
+                              "params": evaluate.params(found.arch), "value": found.value}
+        report.update({"evaluator": settings.evaluator, "evaluator_options": evaluations.options,
+                       "selection": settings.selection,
+                       "evaluated": [{**r.to_dict(), "score": evaluate.seen[r.arch][0]} for r in evaluations.results],
+                       "evaluation_cost": evaluations.cost()})
+        failures = [r for r in evaluations.results if r.error]
+        if failures:
+            report["notes"].append(f"{len(failures)} evaluations failed, e.g. {failures[0].arch}: {failures[0].error}")
     if table is not None:  # looked up after the search, never used by it
-        report["truth"] = {"metric": table.metric, "value": table.values.get(space.canonical(best_arch))}
+        report["truth"] = {"metric": table.metric, "value": table.values.get(space.canonical(report["best"]["arch"]))}
+        if evaluations:
+            report["truth"]["proxy_best_value"] = table.values.get(space.canonical(report["proxy_best"]["arch"]))
     return report
+
+
+def _within_size(settings: SearchSettings, evaluate: Evaluator, pool: dict) -> list[str]:
+    """The architectures within a size target given as numbers (--mu, --sigma: (params in M - mu)^2 <=
+    sigma, where the size factor is at least 1/e), so that what the evaluations choose keeps to it;
+    empty where no target was given (``auto`` is none) or none is within it."""
+    if not all(isinstance(v, (int, float)) for v in (settings.mu, settings.sigma)):
+        return []
+    return [arch for arch in pool if (evaluate.params(arch) / 1e6 - settings.mu) ** 2 <= settings.sigma]
+
+
+def _spend(settings: SearchSettings, space, evaluate: Evaluator, evaluations: Evaluations, saver, history: list,
+           progress) -> None:
+    """Spend the evaluations on the architectures the proxy scored (failed ones left out; with a size
+    target the user gave, those within it), saving the checkpoint after each, so a killed search
+    never pays for one again."""
+    pool = {arch: values for arch, (score, values) in evaluate.seen.items() if math.isfinite(score)}
+    within = _within_size(settings, evaluate, pool)
+    if within:
+        pool = {arch: pool[arch] for arch in within}
+    label = f"{settings.evaluator} evaluations"
+    if progress:
+        progress(0, settings.evaluations, label)
+
+    def spend(arch: str) -> float | None:
+        known = arch in evaluations.done
+        result = evaluations(arch)
+        if not known:
+            if saver:
+                saver.save(evaluate, history, evaluations)
+            if progress:
+                progress(1, settings.evaluations, label)
+        return result.value
+
+    select(settings.selection, pool, settings.proxy, getattr(space, "features", None), settings.evaluations, spend,
+           settings.seed)

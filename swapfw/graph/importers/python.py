@@ -11,14 +11,15 @@ import torch.nn as nn
 from ...errors import SwapfwError
 
 
-def load_callable(spec: str) -> nn.Module:
-    """The module ``package.module:callable`` names (or returns), its package found as ``python -m``
-    finds one: on the import path or in the current directory."""
+def import_object(spec: str):
+    """The object ``package.module:name`` names, its package found as ``python -m`` finds one: on
+    the import path or in the current directory (after installed packages: a local file never
+    shadows one)."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise SwapfwError(f"{spec!r} is not of the form package.module:callable")
+        raise SwapfwError(f"{spec!r} is not of the form package.module:name")
     if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.append(os.getcwd())  # after installed packages: a local file never shadows one
+        sys.path.append(os.getcwd())
     try:
         target = importlib.import_module(module_name)
     except Exception as exc:
@@ -28,6 +29,12 @@ def load_callable(spec: str) -> nn.Module:
             target = getattr(target, part)
         except AttributeError:
             raise SwapfwError(f"{module_name!r} has no attribute {attr!r}") from None
+    return target
+
+
+def load_callable(spec: str) -> nn.Module:
+    """The module ``package.module:callable`` names (or returns)."""
+    target = import_object(spec)
     if isinstance(target, nn.Module):
         return target
     if not callable(target):

@@ -1,0 +1,120 @@
+"""Which architectures a search spends its real evaluations on, among those its proxy scored.
+
+- ``top``: the proxy's best K, in its order: the baseline every cleverer choice must beat.
+- ``learned``: RoBoT's idea (He et al., ICLR 2024) over this search's architectures. A weighted sum
+  of every proxy value the search measured and of the space's architecture features
+  (``Space.features``: how often each operation occurs), each min-max normalised over the pool,
+  ranks the pool; Bayesian optimisation over the weights (each in [-1, 1]; a Gaussian process with
+  an upper-confidence-bound acquisition, scikit-learn) proposes weights, their first-ranked
+  architecture is evaluated, and its value is what those weights scored. Weights whose first pick
+  was evaluated already cost no evaluation. When the optimisation steps are spent, the best
+  weights' ranking fills the evaluations left. It learns from each evaluation which proxies and
+  which architecture features to trust, where ``top`` trusts the proxy alone.
+
+Both are deterministic for a seed, so a resumed search makes the same choices.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Callable
+
+import numpy as np
+
+#: selection -> what it does, for --help and the docs
+SELECTIONS = {
+    "top": "the proxy's best K architectures",
+    "learned": "Bayesian optimisation over weights of the proxies and the space's architecture features (RoBoT)",
+}
+#: the selection a search with an evaluator uses unless told: chosen on benchmarks/hybrid_search.py
+DEFAULT_SELECTION = "learned"
+#: random weight vectors the acquisition is maximised over, each step
+CANDIDATES = 4000
+#: UCB's exploration weight (RoBoT's, bayes_opt's default)
+KAPPA = 2.576
+
+
+def select(selection: str, pool: dict[str, dict], proxy: str, features: Callable | None, count: int,
+           evaluate: Callable, seed: int) -> None:
+    """Spend up to ``count`` evaluations (``evaluate(arch) -> value or None where it failed``) on
+    architectures of ``pool`` (arch -> its proxy values, ``proxy`` the search's)."""
+    if selection == "top":
+        return _top(pool, proxy, count, evaluate)
+    return _learned(pool, features, count, evaluate, seed)
+
+
+def ranking(pool: dict[str, dict], proxy: str) -> list[str]:
+    """The pool best first by ``proxy`` (ties: the order the search met them)."""
+    return sorted(pool, key=lambda a: -_finite(pool[a].get(proxy), -math.inf))
+
+
+def _top(pool: dict[str, dict], proxy: str, count: int, evaluate: Callable) -> None:
+    for arch in ranking(pool, proxy)[:count]:
+        evaluate(arch)
+
+
+def _learned(pool: dict[str, dict], features: Callable | None, count: int, evaluate: Callable, seed: int) -> None:
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import Matern
+
+    archs = list(pool)
+    matrix = _normalised(archs, pool, features)
+    rng = np.random.default_rng(seed)
+    tried: list[np.ndarray] = []
+    scored: list[float] = []
+    picked: dict[str, float | None] = {}
+    best_weights, best_value = None, -math.inf
+    for step in range(count):
+        if step == 0:
+            weights = rng.uniform(-1, 1, matrix.shape[1])
+        else:
+            gp = GaussianProcessRegressor(Matern(nu=2.5), alpha=1e-6, normalize_y=True, n_restarts_optimizer=2,
+                                          random_state=seed)
+            with warnings.catch_warnings():  # few points: the kernel's bounds are often reached, which is fine
+                warnings.simplefilter("ignore")
+                gp.fit(np.array(tried), np.array(scored))
+            candidates = rng.uniform(-1, 1, (CANDIDATES, matrix.shape[1]))
+            mean, std = gp.predict(candidates, return_std=True)
+            weights = candidates[int(np.argmax(mean + KAPPA * std))]
+        arch = archs[int(np.argmax(matrix @ weights))]
+        if arch not in picked:
+            picked[arch] = evaluate(arch)
+        value = picked[arch]
+        value = min((v for v in picked.values() if v is not None), default=0.0) if value is None else value
+        tried.append(weights)
+        scored.append(value)
+        if value >= best_value:
+            best_value, best_weights = value, weights
+        if len(picked) >= count:
+            return
+    for index in np.argsort(-(matrix @ best_weights), kind="stable"):
+        if len(picked) >= count:
+            return
+        if archs[index] not in picked:
+            picked[archs[index]] = evaluate(archs[index])
+
+
+def _normalised(archs: list[str], pool: dict[str, dict], features: Callable | None) -> np.ndarray:
+    """One column per proxy value and architecture feature, min-max scaled to [0, 1] over the pool
+    (a value that is not finite, or a constant column, counts 0)."""
+    described = {a: features(a) for a in archs} if features else {a: {} for a in archs}
+    proxies = sorted({name for values in pool.values() for name in values})
+    names = sorted({name for row in described.values() for name in row})
+    columns = [[_finite(pool[a].get(n), math.nan) for a in archs] for n in proxies]
+    columns += [[_finite(described[a].get(n), math.nan) for a in archs] for n in names]
+    matrix = np.array(columns, dtype=float).T
+    for j in range(matrix.shape[1]):
+        column = matrix[:, j]
+        ok = np.isfinite(column)
+        low, high = (column[ok].min(), column[ok].max()) if ok.any() else (0.0, 0.0)
+        matrix[:, j] = np.where(ok, (column - low) / (high - low), 0.0) if high > low else 0.0
+    return matrix
+
+
+def _finite(value, fallback: float) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return fallback
+    return value if math.isfinite(value) else fallback
