@@ -220,6 +220,13 @@ def test_a_third_party_space_searcher_and_executor_work_from_the_cli(installed_e
                             "--no-cache", "--format", "json")
     assert correlated.returncode == 0, correlated.stderr
     assert json.loads(correlated.stdout)["proxies"]["params"]["spearman_mean"] == pytest.approx(1.0)
+    spent = swapfw_cli(installed_example, "search", "--space", "tiny-mlp", "--proxy", "swap", "--population", "4",
+                       "--sample-size", "2", "--budget", "8", "--evaluator", "smallest", "--evaluator-option",
+                       "scale=1000", "--evaluations", "3", "--no-cache", "--format", "json")
+    assert spent.returncode == 0, spent.stderr
+    report = json.loads(spent.stdout)
+    assert len(report["evaluated"]) == 3 and report["best"]["value"] == max(r["value"] for r in report["evaluated"])
+    assert report["best"]["value"] == pytest.approx(-size(report["best"]["arch"]) / 1000)
 
 
 def test_a_space_refuses_build_options_its_build_does_not_take():

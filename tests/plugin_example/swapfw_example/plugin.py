@@ -4,6 +4,7 @@
 - search space ``tiny-mlp``: MLPs with two hidden layers of 4, 8, 16 or 32 units (16 architectures);
 - searcher ``hill-climb``: move to the best of a few mutated neighbours while it improves;
 - executor ``threads``: tasks on a thread pool in this process;
+- evaluator ``smallest``: minus the built network's parameter count (a real, if cheap, evaluation);
 - ``always_fails`` (a proxy that raises) and ``no_run`` (a searcher without ``run``, so the
   registry lists it as broken, naming the member).
 """
@@ -164,6 +165,25 @@ class Threads:
     open = ThreadPool
 
 
+# --- an evaluator -----------------------------------------------------------------------------
+
+
+class Smallest:
+    name = "smallest"
+    description = "minus the parameter count of the built network"
+    options = {"scale": "divide the value by this (1)"}
+
+    def open(self, space, options, *, seed, device, build):
+        if set(options) - {"scale"}:
+            raise SwapfwError(f"evaluator smallest has no option {sorted(set(options) - {'scale'})[0]!r}")
+        scale = float(options.get("scale", 1))
+
+        def measure(arch):
+            return -sum(p.numel() for p in build(arch).parameters()) / scale, 0.001
+
+        return measure
+
+
 # --- registration -----------------------------------------------------------------------------
 
 
@@ -192,3 +212,8 @@ def register_searchers(register):
 @hookimpl
 def register_executors(register):
     register(Threads())
+
+
+@hookimpl
+def register_evaluators(register):
+    register(Smallest())
