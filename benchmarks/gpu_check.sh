@@ -17,6 +17,9 @@
 #   darts       a small search first (worker start-up; the 1,000 reference sizes of --mu auto, once per cache),
 #               timed apart, then a DARTS search of the paper's scale (population 50, 100 cycles: ~540
 #               architectures) against the floor of plain forwards (search_speed.json)
+#   hybrid      (HYBRID=1 only: a run of its own, about 10 minutes) own-model search with real evaluations:
+#               resnet18 at 25 %, proxy-only, uniform width scaling and the hybrid (8 finalists trained),
+#               10 epochs on 8,000 CIFAR-10 images, 3 seeds (model_search.json); needs SWAPFW_DATA
 #
 # A machine with no network (the lent GPU machines): carry the packages its image lacks as wheels.
 # Here, once: python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12
@@ -80,3 +83,9 @@ step nb201_many 130 $PY benchmarks/scaling.py --device "$DEVICE" --archs "$MANY"
 # one fresh score cache for both searches: the first pays --mu auto's reference sizes, the second reads them
 step darts 180 $PY benchmarks/search_speed.py --space darts --population "$POP" --cycles "$CYCLES" --device "$DEVICE" \
     --executor processes --workers "$WORKERS" --floor-archs "$FLOOR" --out "$OUT_DIR/search_speed.json"
+if [ "${HYBRID:-0}" = 1 ]; then
+    if [ "$QUICK" = 1 ]; then HARGS="--epochs 1 --train 500 --test 200 --val 200 --cycles 1 --population 4 --sample-size 2 --evaluations 2 --size-samples 5"
+    else HARGS="--epochs 10 --train 8000 --test 1000 --val 1000 --seeds 3 --evaluations 8"; fi
+    step hybrid 560 $PY benchmarks/model_search.py --models resnet18 --fractions 0.25 --device "$DEVICE" $HARGS \
+        --out "$OUT_DIR/model_search.json"
+fi

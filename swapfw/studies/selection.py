@@ -55,28 +55,15 @@ def _top(pool: dict[str, dict], proxy: str, count: int, evaluate: Callable) -> N
 
 
 def _learned(pool: dict[str, dict], features: Callable | None, count: int, evaluate: Callable, seed: int) -> None:
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import Matern
-
     archs = list(pool)
-    matrix = _normalised(archs, pool, features)
+    matrix = normalised(archs, pool, features)
     rng = np.random.default_rng(seed)
     tried: list[np.ndarray] = []
     scored: list[float] = []
     picked: dict[str, float | None] = {}
     best_weights, best_value = None, -math.inf
     for step in range(count):
-        if step == 0:
-            weights = rng.uniform(-1, 1, matrix.shape[1])
-        else:
-            gp = GaussianProcessRegressor(Matern(nu=2.5), alpha=1e-6, normalize_y=True, n_restarts_optimizer=2,
-                                          random_state=seed)
-            with warnings.catch_warnings():  # few points: the kernel's bounds are often reached, which is fine
-                warnings.simplefilter("ignore")
-                gp.fit(np.array(tried), np.array(scored))
-            candidates = rng.uniform(-1, 1, (CANDIDATES, matrix.shape[1]))
-            mean, std = gp.predict(candidates, return_std=True)
-            weights = candidates[int(np.argmax(mean + KAPPA * std))]
+        weights = _propose(tried, scored, matrix.shape[1], rng, seed)
         arch = archs[int(np.argmax(matrix @ weights))]
         if arch not in picked:
             picked[arch] = evaluate(arch)
@@ -95,7 +82,44 @@ def _learned(pool: dict[str, dict], features: Callable | None, count: int, evalu
             picked[archs[index]] = evaluate(archs[index])
 
 
-def _normalised(archs: list[str], pool: dict[str, dict], features: Callable | None) -> np.ndarray:
+def fit_weights(matrix: np.ndarray, labels, seed: int, steps: int = 40) -> np.ndarray:
+    """Weights whose weighted sum of ``matrix``'s columns ranks its rows as ``labels`` do (Spearman's
+    rho), found by the same Bayesian optimisation: the learned ranking as a predictor fitted on
+    labelled architectures (``benchmarks/predictor_study.py``). The optimisation starts from each
+    column alone, so on the labelled rows it does at least as well as the best single column."""
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(seed)
+    tried: list[np.ndarray] = []
+    scored: list[float] = []
+    alone = list(np.eye(matrix.shape[1]))
+    for _ in range(max(steps, len(alone))):
+        weights = alone.pop(0) if alone else _propose(tried, scored, matrix.shape[1], rng, seed)
+        rho = spearmanr(matrix @ weights, labels).statistic
+        tried.append(weights)
+        scored.append(float(rho) if math.isfinite(rho) else -1.0)
+    return tried[int(np.argmax(scored))]
+
+
+def _propose(tried: list, scored: list, dims: int, rng: np.random.Generator, seed: int) -> np.ndarray:
+    """The next weights: random in [-1, 1] at first, then the upper confidence bound of a Gaussian
+    process fitted to the weights tried and what each scored, maximised over random candidates."""
+    if not tried:
+        return rng.uniform(-1, 1, dims)
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import Matern
+
+    gp = GaussianProcessRegressor(Matern(nu=2.5), alpha=1e-6, normalize_y=True, n_restarts_optimizer=2,
+                                  random_state=seed)
+    with warnings.catch_warnings():  # few points: the kernel's bounds are often reached, which is fine
+        warnings.simplefilter("ignore")
+        gp.fit(np.array(tried), np.array(scored))
+    candidates = rng.uniform(-1, 1, (CANDIDATES, dims))
+    mean, std = gp.predict(candidates, return_std=True)
+    return candidates[int(np.argmax(mean + KAPPA * std))]
+
+
+def normalised(archs: list[str], pool: dict[str, dict], features: Callable | None) -> np.ndarray:
     """One column per proxy value and architecture feature, min-max scaled to [0, 1] over the pool
     (a value that is not finite, or a constant column, counts 0)."""
     described = {a: features(a) for a in archs} if features else {a: {} for a in archs}
