@@ -2,6 +2,7 @@
 
     python benchmarks/predictor_study.py [--out FILE]                    # every development split
     python benchmarks/predictor_study.py --splits nb101,darts --sizes 10,20,50 --repeats 5
+    python benchmarks/predictor_study.py --archs 150                      # at most 150 of each split
 
 For each development split (never NB201's test columns): every architecture is scored once with
 the proxies (the space's default protocol, seed 0, through the score cache). Then, for each n and
@@ -38,11 +39,13 @@ PROXIES = "swap,regswap,params,flops,synflow,nwot"
 NAME = "predictor_study"
 
 
-def scores(split: str, proxies: list[str], cache: str | None) -> dict:
-    """Every architecture of the split with its proxy values and its label (val accuracy)."""
+def scores(split: str, proxies: list[str], cache: str | None, most: int | None = None) -> dict:
+    """The split's architectures (every one, or ``most`` of them drawn with seed 0) with their proxy
+    values and their labels (val accuracy)."""
     space, truth, metric, build, _ = SPLITS[split]
     path = str(need_data(*truth.split("/")))
     count = len(load_truth(path, metric, get_space(space, build)).values)  # every architecture of the split
+    count = min(count, most or count)
     result = swapfw.correlate(space=space, truth=path, metric=metric, proxies=proxies, samples=count, seeds=[0],
                               space_options=build, cache=cache, progress=Progress(every=60))
     seed = result.report["per_seed"][0]
@@ -115,6 +118,8 @@ def main() -> None:
     options.add_argument("--repeats", type=int, default=5)
     options.add_argument("--proxies", default=PROXIES)
     options.add_argument("--cache", default=None, help="score cache (default: swapfw's own)")
+    options.add_argument("--archs", type=int, default=None,
+                         help="at most this many architectures of each split, drawn with seed 0 (default: all)")
     args = options.parse_args()
     set_threads(args.threads)
     proxies = args.proxies.split(",")
@@ -125,7 +130,7 @@ def main() -> None:
             raise SystemExit(f"unknown split {split!r} (known: {', '.join(s for s in SPLITS if s != 'nb201')})")
         if any(r["split"] == split for r in raw["rows"]):
             continue
-        scored = scores(split, proxies, args.cache)
+        scored = scores(split, proxies, args.cache, args.archs)
         raw["rows"] += study(split, scored, sizes, args.repeats)
         raw["seconds"][split] = scored["seconds"]
         write_results(args, NAME, [], raw, quiet=True)

@@ -39,6 +39,8 @@ def select(selection: str, pool: dict[str, dict], proxy: str, features: Callable
            evaluate: Callable, seed: int) -> None:
     """Spend up to ``count`` evaluations (``evaluate(arch) -> value or None where it failed``) on
     architectures of ``pool`` (arch -> its proxy values, ``proxy`` the search's)."""
+    if not pool:
+        return None
     if selection == "top":
         return _top(pool, proxy, count, evaluate)
     return _learned(pool, features, count, evaluate, seed)
