@@ -95,7 +95,7 @@ def summary(rows: list[dict], proxies: list[str]) -> dict:
         groups.setdefault((r["split"], r["n"]), []).append(r)
 
     def shown(values) -> str:
-        finite = [v for v in values if np.isfinite(v)]
+        finite = [v for v in values if v is not None and np.isfinite(v)]  # JSON keeps NaN as null
         return f"{statistics.mean(finite):.3f} ± {statistics.pstdev(finite):.3f}" if finite else "-"
 
     made = []
