@@ -325,7 +325,8 @@ class Evaluator(Protocol):
         ``plugin_api.EvaluationFailed`` with the reason: the search records it and goes on."""
 
     options: Optional[dict]
-    """Option name -> one line of help, for ``swapfw plugins`` and ``--evaluator-option`` errors."""
+    """Option name -> one line of help; where given, the core refuses any other option in one line
+    before ``open`` (absent: ``open`` checks its options itself)."""
     simulated: Optional[bool]
     """True where ``seconds`` are costs recorded elsewhere (a table of trained results), not spent here."""
 

@@ -19,7 +19,7 @@ here needs pytest.
 - ``check_binariser``: bits of the value's shape, deterministic;
 - ``check_executor``: a pool that runs real tasks and gives ``run_task``'s values;
 - ``check_evaluator``: a value and a cost for real architectures, the same for the same seed, and
-  a one-line error for an unknown option before anything is evaluated.
+  declared options (or a one-line error for an unknown option before anything is evaluated).
 """
 
 from __future__ import annotations
@@ -826,14 +826,22 @@ def check_evaluator(evaluator, space, options: dict, *, archs: list[str] | None 
     def opened():
         return evaluator.open(space, dict(options), seed=seed, device="cpu", build=build)
 
-    try:
-        evaluator.open(space, {**options, "no-such-option": "1"}, seed=seed, device="cpu", build=build)
-        report.fail("open() accepted an unknown option 'no-such-option' (raise SwapfwError naming it)")
-    except SwapfwError as exc:
-        report.expect("\n" not in str(exc) and "no-such-option" in str(exc),
-                      f"the unknown option's error should be one line naming it, got {_cut(str(exc))!r}")
-    except Exception as exc:
-        report.fail(f"an unknown option raised {error_line(exc)}, not a SwapfwError")
+    declared = getattr(evaluator, "options", None)
+    if declared is not None:  # the core refuses any other option before open
+        report.expect(all(isinstance(k, str) and isinstance(v, str) for k, v in declared.items()),
+                      "options should map each option's name to one line of help (strings)")
+        report.expect(set(options) <= set(declared), f"options {sorted(set(options) - set(declared))} are not declared "
+                                                     "in its options")
+    else:
+        try:
+            evaluator.open(space, {**options, "no-such-option": "1"}, seed=seed, device="cpu", build=build)
+            report.fail("open() accepted an unknown option 'no-such-option' (raise SwapfwError naming it, or "
+                        "declare options)")
+        except SwapfwError as exc:
+            report.expect("\n" not in str(exc) and "no-such-option" in str(exc),
+                          f"the unknown option's error should be one line naming it, got {_cut(str(exc))!r}")
+        except Exception as exc:
+            report.fail(f"an unknown option raised {error_line(exc)}, not a SwapfwError")
     results = []
     with report.step("open(space, options, seed=..., device='cpu', build=...)"):
         measure = opened()

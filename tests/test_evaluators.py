@@ -217,6 +217,9 @@ def test_the_command_line(table, tmp_path, capsys):
     assert result.exit_code == 0 and "evaluation cost" in result.stdout and "simulated" in result.stdout
     code, out, err = run_main(capsys, *base, "--evaluator", "table", "--evaluations", "3")
     assert code == 1 and err.strip() == "error: evaluator table needs --evaluator-option table=..."
+    code, out, err = run_main(capsys, *base, "--evaluator", "table", "--evaluator-option", "colour=red",
+                              "--evaluations", "3")
+    assert code == 1 and err.strip().startswith("error: evaluator table has no option 'colour' (its options: table,")
     code, out, err = run_main(capsys, *base, "--evaluations", "3")
     assert code == 1 and "--evaluator and --evaluations go together" in err and len(err.strip().splitlines()) == 1
 

@@ -22,9 +22,6 @@ class TableEvaluator:
     }
 
     def open(self, space, options, *, seed, device, build):
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            raise SwapfwError(f"evaluator table has no option {unknown[0]!r} (its options: {', '.join(self.options)})")
         for needed in ("table", "metric"):
             if not options.get(needed):
                 raise SwapfwError(f"evaluator table needs --evaluator-option {needed}=...")

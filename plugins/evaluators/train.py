@@ -35,9 +35,6 @@ class TrainEvaluator:
     }
 
     def open(self, space, options, *, seed, device, build):
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            raise SwapfwError(f"evaluator train has no option {unknown[0]!r} (its options: {', '.join(self.options)})")
         if not options.get("data"):
             raise SwapfwError("evaluator train needs --evaluator-option data=cifar10:PATH or data=images:DIR")
         settings = {name: _number(options, name, default) for name, default in DEFAULTS.items()}

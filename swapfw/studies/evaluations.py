@@ -40,6 +40,10 @@ class Evaluations:
         self.entry = registry.entry("evaluators", name)
         self.name, self.options, self.cache = name, {k: str(v) for k, v in options.items()}, cache
         self.simulated = bool(getattr(self.entry.obj, "simulated", False))
+        known = getattr(self.entry.obj, "options", None)
+        unknown = sorted(set(self.options) - set(known)) if known is not None else []
+        if unknown:
+            raise SwapfwError(f"evaluator {name} has no option {unknown[0]!r} (its options: {', '.join(known) or 'none'})")
 
         def build(arch: str):
             return space.build(arch, **(build_options or {}))
