@@ -332,6 +332,14 @@ def _check_facts(report: _Report, space, archs: list[str]) -> None:
     for name, preset in (getattr(space, "protocols", None) or {}).items():
         report.expect(isinstance(preset, Preset), f"protocol {name!r} is a {type(preset).__name__}, "
                                                   "not a swapfw.plugin_api.Preset")
+    if hasattr(space, "features"):
+        with report.step("features(arch)"):
+            rows = [space.features(arch) for arch in archs]
+            report.expect(all(isinstance(r, dict) for r in rows), "features(arch) should return a dict name -> number")
+            report.expect(len({tuple(sorted(r)) for r in rows}) <= 1, "features(arch) names other features for "
+                                                                     "other architectures (want the same names)")
+            report.expect(all(math.isfinite(float(v)) for r in rows for v in r.values()),
+                          "features(arch) gave a value that is not a finite number")
     if hasattr(space, "enumerate"):
         with report.step("enumerate()"):
             everything = list(space.enumerate())

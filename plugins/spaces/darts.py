@@ -407,6 +407,12 @@ class DartsSpace:
         """Inverse of parse (also accepts a DARTS ``genotypes.Genotype``)."""
         return format_genotype(genotype)
 
+    def features(self, arch: str) -> dict[str, float]:
+        """How many edges of each cell carry each op: what a search spending real evaluations learns from."""
+        genotype = self.parse(arch)
+        return {f"{cell} {op}": float(sum(o == op for o, _ in getattr(genotype, cell))) for cell in CELLS
+                for op in OPS}
+
     def canonical(self, arch: str) -> str:
         """The same string for every string building the same network: each node's two edges
         sorted by (input, op), ``none`` edges reading node 0, concats written [2, 3, 4, 5]."""

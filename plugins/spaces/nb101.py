@@ -436,6 +436,13 @@ class NB101Space:
         """The pruned, valid spec (vertices kept in the string's order)."""
         return parse_arch(arch)
 
+    def features(self, arch: str) -> dict[str, float]:
+        """How many vertices carry each op, and the cell's edges: what a search spending real
+        evaluations learns from."""
+        spec = self.parse(arch)
+        return {**{f"vertices {op}": float(spec.ops.count(op)) for op in OPS},
+                "edges": float(sum(map(sum, spec.matrix)))}
+
     def format(self, spec) -> str:
         """Inverse of parse: the compact JSON of a pruned spec."""
         return format_spec(spec)
