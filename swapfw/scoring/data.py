@@ -164,22 +164,12 @@ def _read_cifar10(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _images(arg: str, samples: int, shape: tuple, seed: int) -> Batch:
-    from PIL import Image
-
     folder = Path(arg)
     if not folder.is_dir():
         raise SwapfwError(f"images: {arg} is not a folder")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     index = _pick(len(files), samples, seed, f"folder {arg}")
-    height, width = shape[1], shape[2]
-    arrays = []
-    for i in index.tolist():
-        try:
-            with Image.open(files[i]) as img:
-                arrays.append(np.asarray(img.convert("RGB").resize((width, height), Image.BILINEAR)))
-        except Exception as exc:
-            raise SwapfwError(f"cannot read image {files[i]}: {exc}") from None
-    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+    x = torch.from_numpy(np.stack([_read_image(files[i], shape) for i in index.tolist()])).permute(0, 3, 1, 2)
     return Batch(_normalise(x, shape, IMAGENET_MEAN, IMAGENET_STD), None, f"images:{arg}")
 
 
@@ -249,10 +239,19 @@ def labelled_images(spec: str, shape: tuple, train: int, val: int):
     return (x[first], y[first]), (x[last], y[last])
 
 
-def _class_folders(folder: Path, shape: tuple) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 NCHW images resized to ``shape`` and their labels, one label per subfolder of ``folder``."""
+def _read_image(file: Path, shape: tuple) -> np.ndarray:
+    """One image file as uint8 HWC RGB, resized to ``shape``'s height and width."""
     from PIL import Image
 
+    try:
+        with Image.open(file) as img:
+            return np.asarray(img.convert("RGB").resize((shape[2], shape[1]), Image.BILINEAR))
+    except Exception as exc:
+        raise SwapfwError(f"cannot read image {file}: {exc}") from None
+
+
+def _class_folders(folder: Path, shape: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 NCHW images resized to ``shape`` and their labels, one label per subfolder of ``folder``."""
     if not folder.is_dir():
         raise SwapfwError(f"images: {folder} is not a folder")
     classes = sorted(p for p in folder.iterdir() if p.is_dir())
@@ -261,11 +260,7 @@ def _class_folders(folder: Path, shape: tuple) -> tuple[torch.Tensor, torch.Tens
     arrays, labels = [], []
     for label, sub in enumerate(classes):
         for file in sorted(p for p in sub.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-            try:
-                with Image.open(file) as img:
-                    arrays.append(np.asarray(img.convert("RGB").resize((shape[2], shape[1]), Image.BILINEAR)))
-            except Exception as exc:
-                raise SwapfwError(f"cannot read image {file}: {exc}") from None
+            arrays.append(_read_image(file, shape))
             labels.append(label)
     if not arrays:
         raise SwapfwError(f"images: no images under {folder}")

@@ -1,9 +1,10 @@
 """A score cache in SQLite, so a rerun or a larger run reuses work and a killed run resumes.
 
-Scores are keyed by (space, arch, proxy, data, batch, seed, protocol, version): every setting that can
-change a value, ``version`` naming swapfw's and the providing plugins' distributions and versions
-(``evaluate.provenance``). Real evaluations (``evaluations.Evaluations``) sit beside them, keyed by
-(evaluator with its options, space, arch, seed, version), with their cost and any failure. A cache that SQLite cannot read is moved aside, reported and rebuilt.
+Scores are keyed by (space, arch, proxy, data, batch, seed, protocol, version): every setting
+that can change a value, ``version`` naming swapfw's and the providing plugins' distributions and
+versions (``evaluate.provenance``). Real evaluations (``evaluations.Evaluations``) sit beside
+them, keyed by (evaluator with its options, space, arch, seed, version), with their cost and any
+failure. A cache that SQLite cannot read is moved aside, reported and rebuilt.
 """
 
 from __future__ import annotations

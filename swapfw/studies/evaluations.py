@@ -43,7 +43,8 @@ class Evaluations:
         known = getattr(self.entry.obj, "options", None)
         unknown = sorted(set(self.options) - set(known)) if known is not None else []
         if unknown:
-            raise SwapfwError(f"evaluator {name} has no option {unknown[0]!r} (its options: {', '.join(known) or 'none'})")
+            raise SwapfwError(f"evaluator {name} has no option {unknown[0]!r} "
+                              f"(its options: {', '.join(known) or 'none'})")
 
         def build(arch: str):
             return space.build(arch, **(build_options or {}))

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the CLI reads SELECTIONS at start-up
+    import numpy as np
 
 #: selection -> what it does, for --help and the docs
 SELECTIONS = {
@@ -57,6 +58,8 @@ def _top(pool: dict[str, dict], proxy: str, count: int, evaluate: Callable) -> N
 
 
 def _learned(pool: dict[str, dict], features: Callable | None, count: int, evaluate: Callable, seed: int) -> None:
+    import numpy as np
+
     archs = list(pool)
     matrix = normalised(archs, pool, features)
     rng = np.random.default_rng(seed)
@@ -89,6 +92,8 @@ def fit_weights(matrix: np.ndarray, labels, seed: int, steps: int = 40) -> np.nd
     rho), found by the same Bayesian optimisation: the learned ranking as a predictor fitted on
     labelled architectures (``benchmarks/predictor_study.py``). The optimisation starts from each
     column alone, so on the labelled rows it does at least as well as the best single column."""
+    import numpy as np
+
     from scipy.stats import spearmanr
 
     rng = np.random.default_rng(seed)
@@ -106,6 +111,8 @@ def fit_weights(matrix: np.ndarray, labels, seed: int, steps: int = 40) -> np.nd
 def _propose(tried: list, scored: list, dims: int, rng: np.random.Generator, seed: int) -> np.ndarray:
     """The next weights: random in [-1, 1] at first, then the upper confidence bound of a Gaussian
     process fitted to the weights tried and what each scored, maximised over random candidates."""
+    import numpy as np
+
     if not tried:
         return rng.uniform(-1, 1, dims)
     from sklearn.gaussian_process import GaussianProcessRegressor
@@ -124,6 +131,8 @@ def _propose(tried: list, scored: list, dims: int, rng: np.random.Generator, see
 def normalised(archs: list[str], pool: dict[str, dict], features: Callable | None) -> np.ndarray:
     """One column per proxy value and architecture feature, min-max scaled to [0, 1] over the pool
     (a value that is not finite, or a constant column, counts 0)."""
+    import numpy as np
+
     described = {a: features(a) for a in archs} if features else {a: {} for a in archs}
     proxies = sorted({name for values in pool.values() for name in values})
     names = sorted({name for row in described.values() for name in row})
