@@ -115,6 +115,10 @@ class Space(Protocol):
     search_proxy: Optional[str]
     """The proxy ``swapfw search`` scores with when none is given, chosen from the space's measured
     ceiling (``benchmarks/nb201_ceiling.py``); absent: ``regswap``."""
+    climb_proxy: Optional[str]
+    """The proxy value (a part of the search proxy) that orders a climb's neighbours in a search that
+    spends real evaluations with ``--selection local``, chosen on a validation column; absent, or not
+    measured by the search: the search's proxy."""
     module_activations: Optional[bool]
     """True where every activation of the space's networks is an ``nn.Module``: the scorer then
     reads them through module hooks and skips torch.fx (trace, shape propagation, the tapped copy),

@@ -144,8 +144,8 @@ def test_a_search_answers_with_the_best_evaluated_architecture(table, tmp_path):
     values = {r["arch"]: r["value"] for r in report["evaluated"]}
     assert len(values) == 5 and all(v == pytest.approx(made_up(a)) for a, v in values.items())
     assert report["best"]["arch"] == max(values, key=values.get) and report["best"]["value"] == max(values.values())
-    assert report["proxy_best"]["score"] >= report["best"]["score"]
-    assert report["selection"] == "learned" and report["evaluation_cost"]["simulated"] is True
+    assert report["evaluated"][0]["arch"] == report["proxy_best"]["arch"]  # the climb starts from the proxy's best
+    assert report["selection"] == "local" and report["evaluation_cost"]["simulated"] is True
     assert report["evaluation_cost"]["seconds"] == pytest.approx(sum(r["cost"] for r in report["evaluated"]))
 
 
@@ -157,11 +157,57 @@ def test_top_spends_the_evaluations_on_the_proxys_best(table, tmp_path):
     assert len(scores) == 4 and scores == sorted(scores, reverse=True)
 
 
-def test_learned_is_deterministic_for_a_seed(table, tmp_path):
-    first = search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=6, seed=1)
+@pytest.mark.parametrize("selection", ["learned", "local"])
+def test_a_selection_is_deterministic_for_a_seed(table, tmp_path, selection):
+    first = search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=6, seed=1,
+                   selection=selection)
     again = search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=6, seed=1,
-                   cache="")
+                   selection=selection, cache="")
     assert [r["arch"] for r in first["evaluated"]] == [r["arch"] for r in again["evaluated"]]
+
+
+def _edges_apart(a: str, b: str) -> int:
+    space = get_space("nb201")
+    return sum(x != y for x, y in zip(space.parse(a), space.parse(b)))
+
+
+def test_local_climbs_from_the_proxys_best_through_neighbours(table, tmp_path):
+    from swapfw.studies.selection import CLIMB_START
+
+    report = search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=8,
+                    selection="local")
+    evaluated = [r["arch"] for r in report["evaluated"]]
+    top = search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=CLIMB_START,
+                 selection="top")
+    assert evaluated[:CLIMB_START] == [r["arch"] for r in top["evaluated"]]
+    assert len(set(evaluated)) == 8
+    for i, arch in enumerate(evaluated[CLIMB_START:], CLIMB_START):  # each a one-edge step from one before it
+        assert min(_edges_apart(arch, before) for before in evaluated[:i]) == 1
+    assert report["proxy_best"] == top["proxy_best"]  # the climb's neighbours never change the proxy's answer
+    assert report["neighbours_scored"] >= 0
+
+
+def test_local_reaches_the_top_where_its_proxy_orders_neighbours_rightly():
+    """On a landscape the climb's proxy orders exactly (value = 3x3 convolutions), the climb from a
+    poor start reaches the best architecture, one edge per evaluation."""
+    from swapfw.studies.selection import select
+
+    space = get_space("nb201")
+    convs = lambda arch: float(space.parse(arch).count("nor_conv_3x3"))  # noqa: E731
+    pool = {arch: {"p": -convs(arch)} for arch in space.sample(40, 0)}  # the search's proxy: wrong way round
+    pool = {arch: {"p": v["p"], "order": 0.0} for arch, v in pool.items()}
+    evaluated = []
+
+    def evaluate(arch):
+        evaluated.append(arch)
+        return convs(arch)
+
+    class Space:
+        climb_proxy = "order"
+        canonical, mutate = space.canonical, space.mutate
+
+    select("local", pool, "p", Space(), 12, evaluate, 0, lambda archs: {a: {"order": convs(a)} for a in archs})
+    assert max(map(convs, evaluated)) == 6.0
 
 
 def test_the_cache_never_pays_twice(counted, tmp_path):
@@ -189,6 +235,24 @@ def test_a_killed_search_resumes_without_paying_again(counted, tmp_path):
     assert int(counted.read_text()) == 4  # two before the kill, two after
     assert [r["cached"] for r in resumed["evaluated"]] == [True, True, False, False]
     whole = search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=4, selection="top", cache="")
+    assert [r["arch"] for r in whole["evaluated"]] == [r["arch"] for r in resumed["evaluated"]]
+
+
+def test_a_killed_climb_resumes_without_paying_again(counted, tmp_path):
+    import myeval
+
+    checkpoint = str(tmp_path / "run.json")
+    options = {"function": "myeval:score"}
+    myeval.FAIL_AFTER = 4
+    with pytest.raises(SwapfwError, match="killed"):
+        search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=6, selection="local",
+               cache="", checkpoint=checkpoint)
+    myeval.FAIL_AFTER = None
+    resumed = search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=6, selection="local",
+                     cache="", checkpoint=checkpoint)
+    assert int(counted.read_text()) == 6 and [r["cached"] for r in resumed["evaluated"]] == [True] * 4 + [False] * 2
+    whole = search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=6, selection="local",
+                   cache="")
     assert [r["arch"] for r in whole["evaluated"]] == [r["arch"] for r in resumed["evaluated"]]
 
 

@@ -115,16 +115,19 @@ class Evaluator:
         self.seen: dict[str, tuple[float, dict]] = {}
         self.replaying: set[str] = set()  # restored scores not yet met again in the replay
         self.evaluations = self.cached = self.repeated = 0
+        self.neighbours: dict[str, tuple[float, dict]] = {}  # scored beside the budget by a climb (local)
         self.best: tuple[str, float] | None = None
 
     def state(self) -> dict:
         return {"seen": {a: [score, values] for a, (score, values) in self.seen.items()},
+                "neighbours": {a: [score, values] for a, (score, values) in self.neighbours.items()},
                 "evaluations": self.evaluations, "cached": self.cached}
 
     def restore(self, state: dict) -> None:
         """Scores from a checkpoint: replaying the seeded searcher over them rebuilds its state exactly."""
         self.seen = {a: (score, values) for a, (score, values) in state["seen"].items()}
         self.replaying = set(self.seen)
+        self.neighbours = {a: (score, values) for a, (score, values) in state.get("neighbours", {}).items()}
         self.evaluations, self.cached = state["evaluations"], state["cached"]
         if self.seen:  # the first of the highest scores, as the running maximum would have kept
             arch = max(self.seen, key=lambda a: self.seen[a][0])
@@ -165,22 +168,40 @@ class Evaluator:
         return [self.seen[arch][0] for arch in canonical]
 
     def _score(self, archs: list[str]) -> None:
+        for arch, scored in self._measure(archs).items():
+            self.seen[arch] = scored
+            if self.best is None or scored[0] > self.best[1]:
+                self.best = (arch, scored[0])
+
+    def _measure(self, archs: list[str]) -> dict[str, tuple[float, dict]]:
         if not archs:
-            return
+            return {}
         measured, computed = self.scorer.measure_many(archs)
         failed = {f.arch for f in self.scorer.failures}
+        scored = {}
         for arch in archs:
             self.evaluations += arch in computed
             self.cached += arch not in computed
             values = derive(measured[arch], self.scorer.derived, self.derivation)
-            score = -math.inf if arch in failed else values[self.settings.proxy]  # never chosen
-            self.seen[arch] = (score, values)
-            if self.best is None or score > self.best[1]:
-                self.best = (arch, score)
+            scored[arch] = (-math.inf if arch in failed else values[self.settings.proxy], values)  # never chosen
+        return scored
+
+    def neighbour_values(self, archs: list[str]) -> dict[str, dict]:
+        """The proxy values of architectures a climb of real evaluations met (selection ``local``),
+        those that scored: new ones are scored beside the budget and kept apart from the search's
+        own, so they change neither its answer nor a resumed run's replay."""
+        self.neighbours.update(self._measure([a for a in archs if a not in self.seen and a not in self.neighbours]))
+        found = {a: self.seen.get(a) or self.neighbours[a] for a in archs}
+        return {a: values for a, (score, values) in found.items() if math.isfinite(score)}
+
+    def scored(self, arch: str) -> tuple[float, dict]:
+        """(score, proxy values) of an architecture the search or a climb scored."""
+        canonical = self.space.canonical(arch)
+        return self.seen.get(canonical) or self.neighbours[canonical]
 
     def params(self, arch: str) -> int:
         """The parameter count of the network the protocol sizes (the one the user trains)."""
-        values = self.seen[self.space.canonical(arch)][1]
+        values = self.scored(arch)[1]
         if role_proxy("parameter_count") in values:
             return int(values[role_proxy("parameter_count")])
         return space_params(self.settings.space, self.space.canonical(arch), self.settings.sized_options())
@@ -298,9 +319,9 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
                 stopped = str(exc)
             except BudgetSpent:
                 pass
+            if evaluations:
+                _spend(settings, space, evaluate, evaluations, saver, history, progress)
             workers = pool.workers
-        if evaluations:
-            _spend(settings, space, evaluate, evaluations, saver, history, progress)
         best_arch, best_score = evaluate.best  # the best scored architecture, whatever the searcher returned
     finally:
         cache.close()
@@ -323,12 +344,13 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
         if found is None:
             report["notes"].append("no evaluation succeeded: the answer is the proxy's best")
         else:
-            report["best"] = {"arch": found.arch, "score": evaluate.seen[found.arch][0],
+            report["best"] = {"arch": found.arch, "score": evaluate.scored(found.arch)[0],
                               "params": evaluate.params(found.arch), "value": found.value}
         report.update({"evaluator": settings.evaluator, "evaluator_options": evaluations.options,
                        "selection": settings.selection,
-                       "evaluated": [{**r.to_dict(), "score": evaluate.seen[r.arch][0]} for r in evaluations.results],
-                       "evaluation_cost": evaluations.cost()})
+                       "evaluated": [{**r.to_dict(), "score": evaluate.scored(r.arch)[0]}
+                                     for r in evaluations.results],
+                       "neighbours_scored": len(evaluate.neighbours), "evaluation_cost": evaluations.cost()})
         failures = [r for r in evaluations.results if r.error]
         if failures:
             report["notes"].append(f"{len(failures)} evaluations failed, e.g. {failures[0].arch}: {failures[0].error}")
@@ -371,5 +393,8 @@ def _spend(settings: SearchSettings, space, evaluate: Evaluator, evaluations: Ev
                 progress(1, settings.evaluations, label)
         return result.value
 
-    select(settings.selection, pool, settings.proxy, getattr(space, "features", None), settings.evaluations, spend,
-           settings.seed)
+    def allowed(arch: str) -> bool:
+        return not within or bool(_within_size(settings, evaluate, {arch: None}))
+
+    select(settings.selection, pool, settings.proxy, space, settings.evaluations, spend, settings.seed,
+           evaluate.neighbour_values, allowed)

@@ -1,6 +1,13 @@
-"""Which architectures a search spends its real evaluations on, among those its proxy scored.
+"""Which architectures a search spends its real evaluations on, starting from those its proxy scored.
 
 - ``top``: the proxy's best K, in its order: the baseline every cleverer choice must beat.
+- ``local``: a hill climb by real evaluations. The proxy's best ``CLIMB_START`` are evaluated; then
+  each step draws one-step mutations (``Space.mutate``) of the best evaluated architecture, scores
+  them with the search's proxies (through the cache), and evaluates the one the climb's proxy ranks
+  first (the space's ``climb_proxy`` where the search measured it, else the search's proxy). Where
+  the neighbours of the best are all evaluated it climbs from the next best. The proxy screens the
+  whole space; the evaluations decide among close neighbours, which is where a proxy's ranking is
+  too coarse to.
 - ``learned``: RoBoT's idea (He et al., ICLR 2024) over this search's architectures. A weighted sum
   of every proxy value the search measured and of the space's architecture features
   (``Space.features``: how often each operation occurs), each min-max normalised over the pool,
@@ -17,6 +24,7 @@ Both are deterministic for a seed, so a resumed search makes the same choices.
 from __future__ import annotations
 
 import math
+import random
 import warnings
 from typing import TYPE_CHECKING, Callable
 
@@ -26,25 +34,38 @@ if TYPE_CHECKING:  # numpy is imported where it is used: the CLI reads SELECTION
 #: selection -> what it does, for --help and the docs
 SELECTIONS = {
     "top": "the proxy's best K architectures",
+    "local": "a hill climb by real evaluations from the proxy's best, the proxy ordering each step's neighbours",
     "learned": "Bayesian optimisation over weights of the proxies and the space's architecture features (RoBoT)",
 }
-#: the selection a search with an evaluator uses unless told: chosen on benchmarks/hybrid_search.py
-DEFAULT_SELECTION = "learned"
+#: the selection a search with an evaluator uses unless told: chosen on NB201's cifar10_val
+#: (benchmarks/hybrid_search.py, docs/searching.md)
+DEFAULT_SELECTION = "local"
+#: the proxy's best architectures ``local`` evaluates before it climbs
+CLIMB_START = 3
+#: one-step mutations ``local`` draws around the architecture it climbs from, each step
+NEIGHBOURS = 60
 #: random weight vectors the acquisition is maximised over, each step
 CANDIDATES = 4000
 #: UCB's exploration weight (RoBoT's, bayes_opt's default)
 KAPPA = 2.576
 
 
-def select(selection: str, pool: dict[str, dict], proxy: str, features: Callable | None, count: int,
-           evaluate: Callable, seed: int) -> None:
+def select(selection: str, pool: dict[str, dict], proxy: str, space, count: int, evaluate: Callable, seed: int,
+           measure: Callable | None = None, allowed: Callable | None = None) -> None:
     """Spend up to ``count`` evaluations (``evaluate(arch) -> value or None where it failed``) on
-    architectures of ``pool`` (arch -> its proxy values, ``proxy`` the search's)."""
+    architectures of ``pool`` (arch -> its proxy values, ``proxy`` the search's) and, for ``local``,
+    their neighbours (``measure(archs) -> {arch: proxy values}`` for those that scored, ``allowed(arch)``
+    False for one outside the search's size target)."""
     if not pool:
         return None
     if selection == "top":
         return _top(pool, proxy, count, evaluate)
-    return _learned(pool, features, count, evaluate, seed)
+    if selection == "local":
+        order = getattr(space, "climb_proxy", None)
+        order = order if order in next(iter(pool.values())) else proxy
+        return _local(pool, proxy, order, space, count, evaluate, seed, measure or (lambda archs: {}),
+                      allowed or (lambda arch: True))
+    return _learned(pool, getattr(space, "features", None), count, evaluate, seed)
 
 
 def ranking(pool: dict[str, dict], proxy: str) -> list[str]:
@@ -55,6 +76,31 @@ def ranking(pool: dict[str, dict], proxy: str) -> list[str]:
 def _top(pool: dict[str, dict], proxy: str, count: int, evaluate: Callable) -> None:
     for arch in ranking(pool, proxy)[:count]:
         evaluate(arch)
+
+
+def _local(pool: dict[str, dict], proxy: str, order: str, space, count: int, evaluate: Callable, seed: int,
+           measure: Callable, allowed: Callable) -> None:
+    rng = random.Random(seed)
+    ranked = ranking(pool, proxy)
+    values: dict[str, float | None] = {}
+    for arch in ranked[:min(CLIMB_START, count)]:
+        values[arch] = evaluate(arch)
+    while len(values) < count:
+        climbed = sorted((a for a in values if values[a] is not None), key=lambda a: -values[a])
+        neighbours = {}
+        for base in climbed:
+            drawn = dict.fromkeys(space.canonical(space.mutate(base, rng)) for _ in range(NEIGHBOURS))
+            fresh = [a for a in drawn if a not in values]
+            neighbours = {a: v for a, v in (measure(fresh) if fresh else {}).items() if allowed(a)}
+            if neighbours:
+                break
+        if neighbours:
+            arch = max(neighbours, key=lambda a: _finite(neighbours[a].get(order), -math.inf))
+        else:  # nothing new around any evaluated architecture: the proxy's ranking goes on
+            arch = next((a for a in ranked if a not in values), None)
+            if arch is None:
+                return
+        values[arch] = evaluate(arch)
 
 
 def _learned(pool: dict[str, dict], features: Callable | None, count: int, evaluate: Callable, seed: int) -> None:
