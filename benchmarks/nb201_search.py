@@ -25,7 +25,7 @@ import swapfw
 from common import (Progress, cifar10_data, need_data, parser, previous_raw, publish, set_threads, table, tracked,
                     write_results)
 from swapfw.plugins import get_space
-from swapfw.studies.search import default_proxy
+from swapfw.scoring.proxies import default_proxy
 
 METRICS = ("cifar10_test", "cifar100_test", "cifar10_val")
 

@@ -212,8 +212,8 @@ def gen_plugins(kind: str, detail: str = "") -> str:
         if kind == "binarisers":
             extra.append(f"reads the {obj.tap}")
             extra.append("default for " + (", ".join(sorted(getattr(obj, "default_for", None) or ())) or "no kind"))
-        if kind == "spaces" and getattr(obj, "search_proxy", None):
-            extra.append(f"search proxy `{obj.search_proxy}`")
+        if kind == "spaces" and getattr(obj, "default_proxy", None):
+            extra.append(f"default ranking `{obj.default_proxy}`")
         rows.append([f"`{name}`", md(obj.description or ""), "; ".join(extra) or "–"])
     out = table([kind[:-1] if kind != "proxies" else "proxy", "description", "notes"], rows)
     if detail == "detailed":

@@ -143,7 +143,7 @@ def _score_rows(result) -> list[tuple[str, object]]:
     rows += [("params", f"{result.params:,}"), ("FLOPs (MACs/sample)", f"{result.flops:,}"),
              ("regularised SWAP", "- (give --mu and --sigma)" if result.regswap is None else
               f"{result.regswap:.2f} (mu {result.mu:.4g}, sigma {result.sigma:.4g})")]
-    rows += [(f"proxy {k}", v) for k, v in result.proxies.items()]
+    rows += [(f"proxy {k}" + (f" ({result.default})" if k == "default" else ""), v) for k, v in result.proxies.items()]
     rows.append(("time", f"{result.seconds:.2f} s"))
     return rows
 
@@ -254,6 +254,8 @@ def _print_correlation(summary: dict) -> None:
     for name, r in sorted(summary["proxies"].items(), key=rank):
         click.echo(f"{name:<{width}} {shown(r['spearman_mean'], r['spearman_std'])} "
                    f"{shown(r['kendall_mean'], r['kendall_std'])} {r['n']:>6} {r['seconds']:>9.1f}")
+    if summary.get("default"):
+        click.echo(f"default: {summary['default']} (the space's default ranking)")
     _print_memory(summary)
 
 
@@ -275,7 +277,8 @@ def _print_memory(report: dict) -> None:
               help="Encoding of that column: arch (the space's string) or one of the space's formats "
                    "(swapfw space-info SPACE lists them).")
 @proxy_option("Proxies to correlate (repeatable, or comma-separated); 'all' for every installed one; "
-              "rank_agg:A+B ranks several together [default: swap, regularised SWAP, params and flops].")
+              "'default' for the space's default ranking; rank_agg:A+B ranks several together "
+              "[default: default, swap, regularised SWAP, params and flops].")
 @click.option("--samples", default=1000, show_default=True, help="Architectures drawn per seed.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
 @protocol_options()

@@ -112,9 +112,11 @@ class Space(Protocol):
     """A caveat ``correlate`` prints with every report on this space (e.g. which images stand in)."""
     protocols: Optional[dict]
     """Named scoring protocols, name -> ``swapfw.scoring.presets.Preset``, the default first (``--protocol``)."""
-    search_proxy: Optional[str]
-    """The proxy ``swapfw search`` scores with when none is given, chosen from the space's measured
-    ceiling (``benchmarks/nb201_ceiling.py``); absent: ``regswap``."""
+    default_proxy: Optional[str]
+    """The space's default ranking (a proxy, or a ``calibrated:`` aggregate) under its default
+    protocol: what ``correlate``, ``search`` and ``score --proxy default`` use where the user names
+    none, chosen on the space's development splits (``benchmarks/protocol_study.py``); absent: the
+    proxy that declares itself the default."""
     climb_proxy: Optional[str]
     """The proxy value (a part of the search proxy) that orders a climb's neighbours in a search that
     spends real evaluations with ``--selection local``, chosen on a validation column; absent, or not

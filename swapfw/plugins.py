@@ -213,6 +213,8 @@ def _collect(registry: Registry, origins: dict[str, str]) -> None:
 def _claims(registry: Registry, kind: str, obj: Any) -> list[str]:
     """A default or a role another object holds already, or a role the core does not know."""
     problems = []
+    if kind == "proxies" and getattr(obj, "name", None) in ("all", "default"):
+        problems.append(f"the name {obj.name!r} is reserved: it stands for other proxies")
     if getattr(obj, "default", False) and kind in registry.defaults:
         problems.append(f"declares itself the default {SINGULAR[kind]}, which {registry.defaults[kind]!r} is already")
     role = getattr(obj, "role", None) if kind == "proxies" else None

@@ -214,18 +214,19 @@ def test_auto_mu_sigma_reads_the_reference_sizes_through_the_score_cache(tmp_pat
     assert search(settings(tmp_path, mu="auto", sigma="auto", seed=3))["mu"] == 4.5
 
 
-def test_without_a_proxy_search_takes_the_spaces_own_else_regswap(tmp_path, monkeypatch):
+def test_without_a_proxy_or_with_default_search_takes_the_spaces_default_else_regswap(tmp_path, monkeypatch):
     from swapfw.plugins import get_space
     from swapfw.scoring.proxies import is_population, proxy_plan
 
     space = type(get_space("nb201", {}))
-    declared = space.search_proxy
+    declared = space.default_proxy
     measured, _ = proxy_plan([declared])
     assert measured and all(get("proxies", leaf) for leaf in measured)  # proxies the registry has
     assert not is_population(declared)
-    monkeypatch.setattr(space, "search_proxy", "swap")
+    monkeypatch.setattr(space, "default_proxy", "swap")
     assert search(settings(tmp_path, proxy=None))["proxy"] == "swap"
-    monkeypatch.delattr(space, "search_proxy")
+    assert search(settings(tmp_path, proxy="default"))["proxy"] == "swap"
+    monkeypatch.delattr(space, "default_proxy")
     assert search(settings(tmp_path, proxy=None))["proxy"] == "regswap"
 
 

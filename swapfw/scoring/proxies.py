@@ -8,7 +8,8 @@
   aggregation needs the others to rank against, so it exists in ``correlate``, not for one model.
 - A parametrised proxy has ``configure(argument)`` and is named ``NAME:ARG``, e.g.
   ``rank_agg:regswap+flops``.
-``all`` names every registered proxy that takes no argument.
+``all`` names every registered proxy that takes no argument; ``default`` stands for the space's
+default ranking (``default_proxy``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,25 @@ def expand(names: list[str]) -> list[str]:
     return out
 
 
-#: the roles whose proxies ``correlate`` compares when the user names none
+#: the name that stands for a space's default ranking wherever a proxy is named
+DEFAULT = "default"
+#: names no proxy plugin may take: they stand for others
+RESERVED = ("all", DEFAULT)
+
+
+def default_proxy(space) -> str:
+    """The proxy ``space`` ranks with when the user names none (its ``default_proxy``, chosen on
+    its development splits), else the proxy that declares itself the default."""
+    return getattr(space, "default_proxy", None) or get_registry().default("proxies")
+
+
+def resolve_default(names: list[str], space) -> list[str]:
+    """``names`` with ``default`` replaced by what it stands for on ``space``, duplicates dropped."""
+    resolved = [default_proxy(space) if name == DEFAULT else name for name in names]
+    return list(dict.fromkeys(resolved))
+
+
+#: the roles whose proxies ``correlate`` compares when the user names none (after ``default``)
 HEADLINE_ROLES = ("swap_score", "regularised_swap", "parameter_count", "flop_count")
 
 

@@ -54,6 +54,7 @@ class ScoreResult:
     source: str = ""
     note: str = ""
     proxies: dict[str, float] = field(default_factory=dict)
+    default: str | None = None  # what the proxy name ``default`` stood for, where it was asked for
     protocol: str | None = None  # the space's protocol a SPACE:ARCH model was scored under
     repeats: int = 1
     #: build options of the network SWAP, |A|, sites and V describe (a SPACE:ARCH model's)

@@ -19,7 +19,7 @@ from ..errors import SwapfwError
 from ..patterns.count import saturation_note
 from ..plugins import get_space
 from ..running.executors import ExecutorSpec, open_pool
-from ..scoring.proxies import combine_columns, expand, headline_proxies, proxy_plan, role_proxy
+from ..scoring.proxies import DEFAULT, combine_columns, default_proxy, expand, headline_proxies, proxy_plan, role_proxy
 from ..scoring.regularise import parse_mu_sigma
 from ..version import __version__
 from . import reference
@@ -34,7 +34,7 @@ class CorrelateSettings(ScoringSettings):
 
     truth: str
     metric: str
-    proxies: list[str] | None = None  # None: the proxies of the headline roles (swap, regularised, params, flops)
+    proxies: list[str] | None = None  # None: default, then the headline roles' (swap, regularised, params, flops)
     samples: int = 1000
     seeds: list[int] = field(default_factory=lambda: [0])
     arch_column: str | None = None
@@ -64,11 +64,16 @@ class Correlation:
     """A checked correlation job: everything that can be wrong with the settings fails here."""
 
     def __init__(self, settings: CorrelateSettings):
-        settings = self.settings = resolve(replace(settings, proxies=expand(settings.proxies or headline_proxies())))
+        requested = expand(settings.proxies or [DEFAULT, *headline_proxies()])
+        settings = self.settings = resolve(replace(settings, proxies=requested))
         self.space = get_space(settings.space, settings.build_options)
+        # what each requested name computes: ``default`` is the space's default ranking, reported under its own name
+        self.default = default_proxy(self.space)
+        self.names = {name: self.default if name == DEFAULT else name for name in requested}
+        self.computed = list(dict.fromkeys(self.names.values()))
         self.truth = load_truth(settings.truth, settings.metric, self.space, settings.arch_column,
                                 settings.arch_format)
-        self.measured, self.derived = proxy_plan(settings.proxies)
+        self.measured, self.derived = proxy_plan(self.computed)
         self.mu, self.sigma = parse_mu_sigma(settings.mu), parse_mu_sigma(settings.sigma)
         self.swap = role_proxy("swap_score")  # its values say whether patterns saturated
         self.samples = {seed: _choose(self.truth, settings.samples, seed) for seed in settings.seeds}
@@ -92,12 +97,12 @@ class Correlation:
         try:
             with open_pool(spec) as pool:
                 label = f"{settings.space} vs {settings.metric}"
-                derivation = reference.derivation(settings, settings.proxies, self.mu, self.sigma, cache, pool,
+                derivation = reference.derivation(settings, self.computed, self.mu, self.sigma, cache, pool,
                                                   progress)
                 if progress:
                     progress(0, self.total, label)
                 for seed, archs in self.samples.items():
-                    scorer = Scorer(settings, settings.proxies, seed, cache, pool)
+                    scorer = Scorer(settings, self.computed, seed, cache, pool)
                     measured, _ = scorer.measure_many(archs, (lambda _arch: progress(1, self.total, label)) if progress else None)
                     values = {p: [measured[a][p] for a in archs] for p in self.measured}
                     cached += scorer.cached
@@ -109,7 +114,10 @@ class Correlation:
                 workers = pool.workers
         finally:
             cache.close()
+        seconds = {name: seconds.get(computed, 0.0) for name, computed in self.names.items()}
         report = _report(settings, self.truth, per_seed, seconds, cached, time.perf_counter() - start)
+        if DEFAULT in self.names:
+            report["default"] = self.default
         report["executor"] = {"name": spec.name, "workers": workers}
         report["memory"] = memory  # what one worker needs: resident memory of a scoring process, GPU memory of a task
         report["failed"] = failed
@@ -123,8 +131,9 @@ class Correlation:
         for name in self.derived:
             values[name] = combine_columns(name, values, derivation)
         targets = [self.truth.values[a] for a in archs]
-        names = self.settings.proxies
         swaps = [v for v in values.get(self.swap, []) if math.isfinite(v)]
+        values = {name: values[computed] for name, computed in self.names.items()}
+        names = self.settings.proxies
         return {"seed": seed, "mu": derivation.mu, "sigma": derivation.sigma, "archs": archs, "truth": targets,
                 "swap_max": max(swaps, default=0.0),
                 "scores": {p: values[p] for p in names},

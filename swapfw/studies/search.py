@@ -23,7 +23,7 @@ from ..graph.importers import space_params
 from ..patterns.count import saturation_note
 from ..plugins import call, get_registry, get_space
 from ..running.executors import ExecutorSpec, open_pool
-from ..scoring.proxies import derive, is_population, parts_of, proxy_entry, role_proxy
+from ..scoring.proxies import DEFAULT, derive, is_population, parts_of, proxy_entry, resolve_default, role_proxy
 from . import reference
 from .cache import ScoreCache
 from .evaluate import NoCache, Scorer, ScoringSettings, resolve
@@ -35,18 +35,12 @@ from .truth import load_truth
 DEFAULT_CYCLES = 50
 
 
-def default_proxy(space) -> str:
-    """The proxy a search of ``space`` scores with when none is given: the space's ``search_proxy``,
-    else the proxy that declares itself the default."""
-    return getattr(space, "search_proxy", None) or get_registry().default("proxies")
-
-
 @dataclass(kw_only=True)
 class SearchSettings(ScoringSettings):
     """A scoring protocol (space, data, batch, ...) plus the searcher, its proxy and its options."""
 
     searcher: str | None = None  # None: the searcher that declares itself the default
-    proxy: str | None = None  # None: the space's search_proxy, else the default proxy
+    proxy: str | None = None  # None or "default": the space's default_proxy, else the default proxy
     population: int = 20
     cycles: int | None = None  # None: as many as the budget allows, or DEFAULT_CYCLES without a budget
     sample_size: int = 5
@@ -264,7 +258,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     settings = resolve(settings)
     registry = get_registry()
     space = get_space(settings.space, settings.build_options)
-    settings = replace(settings, proxy=settings.proxy or default_proxy(space),
+    settings = replace(settings, proxy=resolve_default([settings.proxy or DEFAULT], space)[0],
                        searcher=settings.searcher or registry.default("searchers"),
                        cycles=DEFAULT_CYCLES if settings.cycles is None and settings.budget is None else settings.cycles)
     settings.check()
