@@ -186,7 +186,7 @@ def run_model(name: str, source: str, args, data, images: str, kinds: str | None
                                    batch=args.batch, population=args.population, cycles=args.cycles,
                                    mutations=args.mutations, sample_size=args.sample_size, seed=0,
                                    device=args.device, no_cache=True, threads=args.threads, evaluator="train",
-                                   evaluations=args.evaluations,
+                                   evaluations=args.evaluations, selection=args.selection,
                                    evaluator_options={"data": images, "epochs": args.epochs, "subset": args.train,
                                                       "val": args.val}, progress=Progress(every=60)).to_dict()
             hybrid["search_seconds"] = round(time.perf_counter() - tick, 1)
@@ -214,7 +214,8 @@ def run_model(name: str, source: str, args, data, images: str, kinds: str | None
         if hybrid:
             row.update({"hybrid": hybrid["best"]["arch"], "hybrid_params": hybrid["best"]["params"],
                         "swap_hybrid": swaps["hybrid"], "accuracy_hybrid": accuracy["hybrid"],
-                        "hybrid_evaluated": hybrid["evaluated"], "hybrid_search_seconds": hybrid["search_seconds"]})
+                        "hybrid_evaluated": hybrid["evaluated"], "hybrid_search_seconds": hybrid["search_seconds"],
+                        "hybrid_selection": hybrid["selection"]})
         rows.append(row)
         print(f"{name} at {fraction:.0%}: found {found_params / 1e6:.3f} M, uniform {uniform_params / 1e6:.3f} M, "
               f"accuracy {statistics.mean(accuracy['found']):.3f} / {statistics.mean(accuracy['uniform']):.3f}",
@@ -244,7 +245,8 @@ def _table(rows: list[dict], args) -> dict:
     notes = ["mu = the target in millions, sigma from the sampled sizes alone (sigma_from_sizes)",
              "accuracy: mean over the training seeds (std in points where there are several)"]
     if hybrid:
-        notes.append(f"hybrid: the same search, then {args.evaluations} finalists trained ({args.epochs} epochs on "
+        notes.append(f"hybrid: the same search, then {args.evaluations} finalists (selection "
+                     f"{args.selection or 'the default'}) trained ({args.epochs} epochs on "
                      f"the {args.train} training images, validated on the next {args.val}), the best validated kept")
     return table(
         f"The variant found against the uniformly width-scaled original of the same size: swap-nas with regswap, "
@@ -271,6 +273,8 @@ def main() -> None:
     options.add_argument("--epochs", type=int, default=2)
     options.add_argument("--train", type=int, default=4000, help="training images (the first of each class)")
     options.add_argument("--test", type=int, default=2000, help="test images (the last of each class)")
+    options.add_argument("--selection", default=None,
+                         help="which finalists the hybrid trains (swapfw search --selection; default: its default)")
     options.add_argument("--evaluations", type=int, default=0,
                          help="also the hybrid: the same search, then this many finalists trained (train evaluator, "
                               "validated on --val images after the training ones), the best kept")
