@@ -353,7 +353,9 @@ def search(fmt, save, **options):
         rows += [("proxy's best", f"{proxy_best['arch']} ({proxy_best['score']:.4g})"),
                  ("evaluations", f"{len(report['evaluated'])} by {report['selection']}, "
                                  f"{sum(r['error'] is not None for r in report['evaluated'])} failed, "
-                                 f"{sum(r['cached'] for r in report['evaluated'])} found in the cache"),
+                                 f"{sum(r['cached'] for r in report['evaluated'])} found in the cache"
+                                 + (f"; {report['neighbours_scored']} neighbours scored for the climb"
+                                    if report.get("neighbours_scored") else "")),
                  ("evaluation cost", f"{cost['seconds']:,.0f} s" + (" (simulated: recorded by the table)"
                                                                      if cost["simulated"] else ""))]
     if "truth" in report:

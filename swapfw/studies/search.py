@@ -162,20 +162,21 @@ class Evaluator:
         return [self.seen[arch][0] for arch in canonical]
 
     def _score(self, archs: list[str]) -> None:
-        for arch, scored in self._measure(archs).items():
+        for arch, scored in self._measure(archs, counted=True).items():
             self.seen[arch] = scored
             if self.best is None or scored[0] > self.best[1]:
                 self.best = (arch, scored[0])
 
-    def _measure(self, archs: list[str]) -> dict[str, tuple[float, dict]]:
+    def _measure(self, archs: list[str], counted: bool = False) -> dict[str, tuple[float, dict]]:
+        """(score, values) of ``archs``; ``counted``: the search's own, in ``evaluations`` and ``cached``."""
         if not archs:
             return {}
         measured, computed = self.scorer.measure_many(archs)
         failed = {f.arch for f in self.scorer.failures}
         scored = {}
         for arch in archs:
-            self.evaluations += arch in computed
-            self.cached += arch not in computed
+            self.evaluations += counted and arch in computed
+            self.cached += counted and arch not in computed
             values = derive(measured[arch], self.scorer.derived, self.derivation)
             scored[arch] = (-math.inf if arch in failed else values[self.settings.proxy], values)  # never chosen
         return scored
