@@ -19,9 +19,9 @@ is then scored for real, reference sample and all, and its row replaces the esti
 
 The rule (documented in docs/protocols.md): the candidate with the best mean rho over the space's
 splits (each the mean over seeds 0-2), a tie within 0.01 going to the cheaper (seconds per
-architecture on this machine, measured without the cache on five architectures of the space's
-first split, summed over an aggregate's parts). Scores go through the score cache: a killed run resumes and
-a rerun prints at once.
+architecture on this machine, each proxy alone with its network's build, measured without the
+cache on five architectures of the space's first split, summed over an aggregate's parts).
+Scores go through the score cache: a killed run resumes and a rerun prints at once.
 """
 
 from __future__ import annotations
@@ -78,14 +78,18 @@ def scored(split: str, protocol: str, proxies: list[str], seeds: list[int], args
 
 
 def seconds(split: str, protocol: str, proxies: list[str], args) -> dict[str, float]:
-    """Seconds per architecture of each proxy on COST_ARCHS of the split, measured without the cache
-    (a cached value costs nothing, which says nothing of what a user pays)."""
+    """Seconds per architecture of each proxy alone (building the network included, as a default
+    pays it) on COST_ARCHS of the split, without the cache: a cached value costs nothing, which
+    says nothing of what a user pays, and proxies scored together share work (swap and patterns)."""
     space, truth, metric, build, _ = SPLITS[split]
-    report = swapfw.correlate(space=space, truth=str(need_data(*truth.split("/"))), metric=metric,
-                              proxies=[p for p in proxies if p != "regswap"], samples=COST_ARCHS, seeds=[0],
-                              protocol=protocol, space_options=build, no_cache=True, threads=args.threads)
-    spent = {p: report.proxies[p]["seconds"] / COST_ARCHS for p in report.proxies}
-    return {**spent, "regswap": spent.get("swap", 0.0)}  # regswap is swap times a factor of its size
+    spent = {}
+    for proxy in proxies:
+        measured = "swap" if proxy == "regswap" else proxy  # regswap is swap times a factor of its size
+        report = swapfw.correlate(space=space, truth=str(need_data(*truth.split("/"))), metric=metric,
+                                  proxies=[measured], samples=COST_ARCHS, seeds=[0], protocol=protocol,
+                                  space_options=build, no_cache=True, threads=args.threads)
+        spent[proxy] = report.proxies[measured]["seconds"] / COST_ARCHS
+    return spent
 
 
 def _rho(values, labels) -> float:

@@ -428,8 +428,9 @@ class NB101Space:
     input_shape = (3, 32, 32)
     ops = OPS
     #: the default ranking, chosen on the development split by benchmarks/default_ranking.py
-    #: (docs/protocols.md, "The default ranking"): regswap alone ranks as the parameter count does
-    default_proxy = "calibrated:az_expressivity+regswap"
+    #: (docs/protocols.md, "The default ranking"): regswap alone ranks as the parameter count does,
+    #: and SWAP is not part of the best choice
+    default_proxy = "calibrated:az_expressivity+params"
     #: draws of random specs allowed per architecture requested before sample gives up
     MAX_DRAWS_PER_ARCH = 2000
     #: draws of a crossover before it returns the parents
