@@ -71,8 +71,8 @@ def measured(split: str, seeds: list[int], cache: str | None, most: int | None) 
     runs = [{"seed": run["seed"], "archs": run["archs"], "labels": run["truth"], "swap": run["scores"]["swap"],
              "params": [sized.count_params(arch, **settings.sized_options()) / 1e6 for arch in run["archs"]]}
             for run in result.report["per_seed"]]
-    sizes = [p / 1e6 for p in reference.sizes(settings, None, None)]
-    return {"split": split, "protocol": settings.protocol, "reference": _stats(sizes), "runs": runs}
+    stats = _stats([p / 1e6 for p in reference.sizes(settings, None, None)])
+    return {"split": split, "protocol": settings.protocol, "reference": stats, "rho": rhos(stats, runs)}
 
 
 def _rho(values, labels) -> float:
@@ -83,22 +83,21 @@ def _rho(values, labels) -> float:
     return float(rho) if math.isfinite(rho) else math.nan
 
 
-def rhos(found: dict) -> dict:
-    """Spearman's rho per rule (and of swap and params alone), the mean over the seeds."""
+def rhos(stats: dict, runs: list[dict]) -> dict[str, list[float]]:
+    """Spearman's rho per rule (and of swap and params alone), one per seed."""
     out = {}
     for rule, make in RULES.items():
-        mu, sigma = make(found["reference"])
-        out[rule] = statistics.mean(
-            _rho([s * math.exp(-((p - mu) ** 2) / sigma) for s, p in zip(run["swap"], run["params"])], run["labels"])
-            for run in found["runs"])
-    out["swap"] = statistics.mean(_rho(run["swap"], run["labels"]) for run in found["runs"])
-    out["params"] = statistics.mean(_rho(run["params"], run["labels"]) for run in found["runs"])
+        mu, sigma = make(stats)
+        out[rule] = [_rho([s * math.exp(-((p - mu) ** 2) / sigma) for s, p in zip(run["swap"], run["params"])],
+                          run["labels"]) for run in runs]
+    out["swap"] = [_rho(run["swap"], run["labels"]) for run in runs]
+    out["params"] = [_rho(run["params"], run["labels"]) for run in runs]
     return out
 
 
 def summary(raw: dict) -> dict:
     splits = list(raw)
-    per = {split: rhos(raw[split]) for split in splits}
+    per = {split: {name: statistics.mean(values) for name, values in raw[split]["rho"].items()} for split in splits}
     names = [*RULES, "swap", "params"]
     means = {name: statistics.mean(per[s][name] for s in splits) for name in names}
     rows = [[name, *(round(per[s][name], 3) for s in splits), round(means[name], 3)]
