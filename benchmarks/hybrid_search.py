@@ -6,7 +6,7 @@ CIFAR-10 validation accuracy, NAS-Bench-201's hp=12 table, at the training secon
     python benchmarks/hybrid_search.py --searcher random --budget 15625   # the whole space scored, as RoBoT does
 
 For every seed: the proxy search (the space's default proxy and protocol, ``--budget`` distinct
-architectures) once, then each selection (``local``, ``learned``, ``top``) spends K evaluations on what it
+architectures) once, then each selection (``climb``, ``learned``, ``top``) spends K evaluations on what it
 scored (the proxy scores come from the cache after the first); beside them, at the same K and
 seeds, baselines that use no proxy: ``random`` (K random architectures evaluated, the best kept)
 and ``rea`` (regularised evolution on the evaluations alone: population 10, tournament 3, one-edge
@@ -82,7 +82,7 @@ def main() -> None:
     for seed in range(args.seeds):
         proxy_seconds = None
         for k in ks:
-            for selection in ("local", "learned", "top"):
+            for selection in ("climb", "learned", "top"):
                 if (selection, k, seed) in done:
                     continue
                 found = swapfw.search(space="nb201", searcher=args.searcher, budget=args.budget, seed=seed,
@@ -111,7 +111,7 @@ def summary(runs: list[dict], args) -> dict:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         groups.setdefault((r["method"], r["k"]), []).append(r)
-    order = {"local": 0, "learned": 1, "top": 2, "rea": 3, "random": 4, "proxy-only": 5}
+    order = {"climb": 0, "learned": 1, "top": 2, "rea": 3, "random": 4, "proxy-only": 5}
     rows = []
     for (method, k), found in sorted(groups.items(), key=lambda g: (g[0][1] == 0, -g[0][1], order.get(g[0][0], 9))):
         tests = [r["cifar10_test"] for r in found]
@@ -126,7 +126,7 @@ def summary(runs: list[dict], args) -> dict:
                  f"hp=12 table), proxy search: {args.searcher or 'the default searcher'}, budget {args.budget}; accuracies of what each finds (200 epochs)",
                  ["method", "K", "seeds", "cifar10_val", "cifar10_test", "std", "min", "cifar100_test", "imagenet16_test",
                   "proxy s", "evaluation s (simulated)"], rows,
-                 ["local/learned/top: swapfw search --evaluator table --selection ...; random, rea: no proxy; "
+                 ["climb/learned/top: swapfw search --evaluator table --selection ...; random, rea: no proxy; "
                   "proxy-only: the proxy search's own answer. RoBoT (ICLR 2024) reports 94.36 with 20 "
                   "evaluations at 3,051 GPU-s; the optimum is 94.37",
                   "proxy s: the seconds of each seed's proxy search as measured (a seed whose scores were in the "

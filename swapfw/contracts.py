@@ -119,7 +119,7 @@ class Space(Protocol):
     proxy that declares itself the default."""
     climb_proxy: Optional[str]
     """The proxy value (a part of the search proxy) that orders a climb's neighbours in a search that
-    spends real evaluations with ``--selection local``, chosen on a validation column; absent, or not
+    spends real evaluations with ``--selection climb``, chosen on a validation column; absent, or not
     measured by the search: the search's proxy."""
     module_activations: Optional[bool]
     """True where every activation of the space's networks is an ``nn.Module``: the scorer then

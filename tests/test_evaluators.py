@@ -145,7 +145,7 @@ def test_a_search_answers_with_the_best_evaluated_architecture(table, tmp_path):
     assert len(values) == 5 and all(v == pytest.approx(made_up(a)) for a, v in values.items())
     assert report["best"]["arch"] == max(values, key=values.get) and report["best"]["value"] == max(values.values())
     assert report["evaluated"][0]["arch"] == report["proxy_best"]["arch"]  # the climb starts from the proxy's best
-    assert report["selection"] == "local" and report["evaluation_cost"]["simulated"] is True
+    assert report["selection"] == "climb" and report["evaluation_cost"]["simulated"] is True
     assert report["evaluation_cost"]["seconds"] == pytest.approx(sum(r["cost"] for r in report["evaluated"]))
 
 
@@ -157,7 +157,7 @@ def test_top_spends_the_evaluations_on_the_proxys_best(table, tmp_path):
     assert len(scores) == 4 and scores == sorted(scores, reverse=True)
 
 
-@pytest.mark.parametrize("selection", ["learned", "local"])
+@pytest.mark.parametrize("selection", ["learned", "climb"])
 def test_a_selection_is_deterministic_for_a_seed(table, tmp_path, selection):
     first = search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=6, seed=1,
                    selection=selection)
@@ -171,11 +171,11 @@ def _edges_apart(a: str, b: str) -> int:
     return sum(x != y for x, y in zip(space.parse(a), space.parse(b)))
 
 
-def test_local_climbs_from_the_proxys_best_through_neighbours(table, tmp_path):
+def test_climb_climbs_from_the_proxys_best_through_neighbours(table, tmp_path):
     from swapfw.studies.selection import CLIMB_START
 
     report = search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=8,
-                    selection="local")
+                    selection="climb")
     evaluated = [r["arch"] for r in report["evaluated"]]
     top = search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=CLIMB_START,
                  selection="top")
@@ -187,7 +187,7 @@ def test_local_climbs_from_the_proxys_best_through_neighbours(table, tmp_path):
     assert report["neighbours_scored"] >= 0
 
 
-def test_local_reaches_the_top_where_its_proxy_orders_neighbours_rightly():
+def test_climb_reaches_the_top_where_its_proxy_orders_neighbours_rightly():
     """On a landscape the climb's proxy orders exactly (value = 3x3 convolutions), the climb from a
     poor start reaches the best architecture, one edge per evaluation."""
     from swapfw.studies.selection import select
@@ -206,7 +206,7 @@ def test_local_reaches_the_top_where_its_proxy_orders_neighbours_rightly():
         climb_proxy = "order"
         canonical, mutate = space.canonical, space.mutate
 
-    select("local", pool, "p", Space(), 12, evaluate, 0, lambda archs: {a: {"order": convs(a)} for a in archs})
+    select("climb", pool, "p", Space(), 12, evaluate, 0, lambda archs: {a: {"order": convs(a)} for a in archs})
     assert max(map(convs, evaluated)) == 6.0
 
 
@@ -245,13 +245,13 @@ def test_a_killed_climb_resumes_without_paying_again(counted, tmp_path):
     options = {"function": "myeval:score"}
     myeval.FAIL_AFTER = 4
     with pytest.raises(SwapfwError, match="killed"):
-        search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=6, selection="local",
+        search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=6, selection="climb",
                cache="", checkpoint=checkpoint)
     myeval.FAIL_AFTER = None
-    resumed = search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=6, selection="local",
+    resumed = search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=6, selection="climb",
                      cache="", checkpoint=checkpoint)
     assert int(counted.read_text()) == 6 and [r["cached"] for r in resumed["evaluated"]] == [True] * 4 + [False] * 2
-    whole = search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=6, selection="local",
+    whole = search(tmp_path, evaluator="callable", evaluator_options=options, evaluations=6, selection="climb",
                    cache="")
     assert [r["arch"] for r in whole["evaluated"]] == [r["arch"] for r in resumed["evaluated"]]
 

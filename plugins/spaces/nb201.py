@@ -221,7 +221,7 @@ class NB201Space(EdgeCells):
     #: the best top-10 cifar10_val of 30 proxies and aggregates over the 1,000-architecture
     #: reference sample under ``tiny`` (README, "What a proxy-driven search can find")
     default_proxy = "calibrated:regswap+synflow+nwot"
-    #: which of its parts orders the neighbours of a climb by real evaluations (``--selection local``):
+    #: which of its parts orders the neighbours of a climb by real evaluations (``--selection climb``):
     #: the best on cifar10_val of the six values the search measures (docs/searching.md)
     climb_proxy = "synflow"
 

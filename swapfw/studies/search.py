@@ -109,7 +109,7 @@ class Evaluator:
         self.seen: dict[str, tuple[float, dict]] = {}
         self.replaying: set[str] = set()  # restored scores not yet met again in the replay
         self.evaluations = self.cached = self.repeated = 0
-        self.neighbours: dict[str, tuple[float, dict]] = {}  # scored beside the budget by a climb (local)
+        self.neighbours: dict[str, tuple[float, dict]] = {}  # scored beside the budget by a climb (selection climb)
         self.best: tuple[str, float] | None = None
 
     def state(self) -> dict:
@@ -182,7 +182,7 @@ class Evaluator:
         return scored
 
     def neighbour_values(self, archs: list[str]) -> dict[str, dict]:
-        """The proxy values of architectures a climb of real evaluations met (selection ``local``),
+        """The proxy values of architectures a climb of real evaluations met (selection ``climb``),
         those that scored: new ones are scored beside the budget and kept apart from the search's
         own, so they change neither its answer nor a resumed run's replay."""
         self.neighbours.update(self._measure([a for a in archs if a not in self.seen and a not in self.neighbours]))

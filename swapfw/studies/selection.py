@@ -1,7 +1,7 @@
 """Which architectures a search spends its real evaluations on, starting from those its proxy scored.
 
 - ``top``: the proxy's best K, in its order: the baseline every cleverer choice must beat.
-- ``local``: a hill climb by real evaluations. The proxy's best ``CLIMB_START`` are evaluated; then
+- ``climb``: a hill climb by real evaluations. The proxy's best ``CLIMB_START`` are evaluated; then
   each step draws one-step mutations (``Space.mutate``) of the best evaluated architecture, scores
   them with the search's proxies (through the cache), and evaluates the one the climb's proxy ranks
   first (the space's ``climb_proxy`` where the search measured it, else the search's proxy). Where
@@ -34,15 +34,15 @@ if TYPE_CHECKING:  # numpy is imported where it is used: the CLI reads SELECTION
 #: selection -> what it does, for --help and the docs
 SELECTIONS = {
     "top": "the proxy's best K architectures",
-    "local": "a hill climb by real evaluations from the proxy's best, the proxy ordering each step's neighbours",
+    "climb": "a hill climb by real evaluations from the proxy's best, the proxy ordering each step's neighbours",
     "learned": "Bayesian optimisation over weights of the proxies and the space's architecture features (RoBoT)",
 }
 #: the selection a search with an evaluator uses unless told: chosen on NB201's cifar10_val
 #: (benchmarks/hybrid_search.py, docs/searching.md)
-DEFAULT_SELECTION = "local"
-#: the proxy's best architectures ``local`` evaluates before it climbs
+DEFAULT_SELECTION = "climb"
+#: the proxy's best architectures ``climb`` evaluates before it climbs
 CLIMB_START = 3
-#: one-step mutations ``local`` draws around the architecture it climbs from, each step
+#: one-step mutations ``climb`` draws around the architecture it climbs from, each step
 NEIGHBOURS = 60
 #: random weight vectors the acquisition is maximised over, each step
 CANDIDATES = 4000
@@ -53,17 +53,17 @@ KAPPA = 2.576
 def select(selection: str, pool: dict[str, dict], proxy: str, space, count: int, evaluate: Callable, seed: int,
            measure: Callable | None = None, allowed: Callable | None = None) -> None:
     """Spend up to ``count`` evaluations (``evaluate(arch) -> value or None where it failed``) on
-    architectures of ``pool`` (arch -> its proxy values, ``proxy`` the search's) and, for ``local``,
+    architectures of ``pool`` (arch -> its proxy values, ``proxy`` the search's) and, for ``climb``,
     their neighbours (``measure(archs) -> {arch: proxy values}`` for those that scored, ``allowed(arch)``
     False for one outside the search's size target)."""
     if not pool:
         return None
     if selection == "top":
         return _top(pool, proxy, count, evaluate)
-    if selection == "local":
+    if selection == "climb":
         order = getattr(space, "climb_proxy", None)
         order = order if order in next(iter(pool.values())) else proxy
-        return _local(pool, proxy, order, space, count, evaluate, seed, measure or (lambda archs: {}),
+        return _climb(pool, proxy, order, space, count, evaluate, seed, measure or (lambda archs: {}),
                       allowed or (lambda arch: True))
     return _learned(pool, getattr(space, "features", None), count, evaluate, seed)
 
@@ -78,7 +78,7 @@ def _top(pool: dict[str, dict], proxy: str, count: int, evaluate: Callable) -> N
         evaluate(arch)
 
 
-def _local(pool: dict[str, dict], proxy: str, order: str, space, count: int, evaluate: Callable, seed: int,
+def _climb(pool: dict[str, dict], proxy: str, order: str, space, count: int, evaluate: Callable, seed: int,
            measure: Callable, allowed: Callable) -> None:
     rng = random.Random(seed)
     ranked = ranking(pool, proxy)
