@@ -308,6 +308,17 @@ def _memory_gb() -> float | None:
         return None
 
 
+def spearman(values, labels) -> float:
+    """Spearman's rho over the pairs where both are finite; NaN for fewer than three pairs or
+    constant values."""
+    from scipy.stats import spearmanr
+
+    pairs = [(v, t) for v, t in zip(values, labels) if math.isfinite(v) and math.isfinite(t)]
+    if len(pairs) < 3 or len({v for v, _ in pairs}) < 2:
+        return math.nan
+    return float(spearmanr(*zip(*pairs)).statistic)
+
+
 def table(title: str, columns: list[str], rows: list[list], notes: list[str] | None = None) -> dict:
     """One table of a results file, as the docs render it."""
     return {"title": title, "columns": list(columns), "rows": [list(r) for r in rows], "notes": list(notes or [])}

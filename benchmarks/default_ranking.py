@@ -31,10 +31,10 @@ import math
 import statistics
 
 import numpy as np
-from scipy.stats import spearmanr
 
 import swapfw
-from common import Progress, need_data, parser, previous_raw, publish, set_threads, table, write_results
+from common import (Progress, need_data, parser, previous_raw, publish, set_threads, spearman, table,
+                    write_results)
 from protocol_study import SPLITS
 from swapfw.plugins import get_registry, get_space
 from swapfw.scoring.proxies import needs_targets
@@ -92,13 +92,6 @@ def seconds(split: str, protocol: str, proxies: list[str], args) -> dict[str, fl
     return spent
 
 
-def _rho(values, labels) -> float:
-    pairs = [(v, t) for v, t in zip(values, labels) if math.isfinite(v) and math.isfinite(t)]
-    if len(pairs) < 3 or len({v for v, _ in pairs}) < 2:
-        return math.nan
-    return float(spearmanr(*zip(*pairs)).statistic)
-
-
 def _log_quantiles(values: list[float]) -> np.ndarray:
     """Each value's log quantile among the others (a value that is not finite: the lowest)."""
     column = np.array([v if math.isfinite(v) else -math.inf for v in values], dtype=float)
@@ -109,7 +102,7 @@ def _log_quantiles(values: list[float]) -> np.ndarray:
 def estimated(found: dict, parts: tuple[str, ...]) -> float:
     """An aggregate's rho, calibrated against the split's own architectures (the mean over seeds)."""
     return statistics.mean(
-        _rho(list(sum(_log_quantiles(run["scores"][p]) for p in parts)), run["labels"]) for run in found["runs"])
+        spearman(list(sum(_log_quantiles(run["scores"][p]) for p in parts)), run["labels"]) for run in found["runs"])
 
 
 def choose(rows: list[dict]) -> dict:

@@ -21,10 +21,10 @@ import math
 import statistics
 
 import numpy as np
-from scipy.stats import spearmanr
 
 import swapfw
-from common import Progress, need_data, parser, previous_raw, publish, set_threads, table, write_results
+from common import (Progress, need_data, parser, previous_raw, publish, set_threads, spearman, table,
+                    write_results)
 from protocol_study import SPLITS
 from swapfw.plugins import get_space
 from swapfw.studies import reference
@@ -75,23 +75,15 @@ def measured(split: str, seeds: list[int], cache: str | None, most: int | None) 
     return {"split": split, "protocol": settings.protocol, "reference": stats, "rho": rhos(stats, runs)}
 
 
-def _rho(values, labels) -> float:
-    pairs = [(v, t) for v, t in zip(values, labels) if math.isfinite(v) and math.isfinite(t)]
-    if len(pairs) < 3:
-        return math.nan
-    rho = spearmanr(*zip(*pairs)).statistic
-    return float(rho) if math.isfinite(rho) else math.nan
-
-
 def rhos(stats: dict, runs: list[dict]) -> dict[str, list[float]]:
     """Spearman's rho per rule (and of swap and params alone), one per seed."""
     out = {}
     for rule, make in RULES.items():
         mu, sigma = make(stats)
-        out[rule] = [_rho([s * math.exp(-((p - mu) ** 2) / sigma) for s, p in zip(run["swap"], run["params"])],
+        out[rule] = [spearman([s * math.exp(-((p - mu) ** 2) / sigma) for s, p in zip(run["swap"], run["params"])],
                           run["labels"]) for run in runs]
-    out["swap"] = [_rho(run["swap"], run["labels"]) for run in runs]
-    out["params"] = [_rho(run["params"], run["labels"]) for run in runs]
+    out["swap"] = [spearman(run["swap"], run["labels"]) for run in runs]
+    out["params"] = [spearman(run["params"], run["labels"]) for run in runs]
     return out
 
 

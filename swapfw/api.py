@@ -97,12 +97,13 @@ def score(model, *, protocol: str | None = None, data: str | None = None, batch:
     cache file); ``threads``: torch threads for this call."""
     import torch
 
+    from .scoring.proxies import DEFAULT, default_proxy, resolve_default
     from .scoring.score import score as score_model
 
     build_options, shape = opt.space_options(space_options), opt.shape(input_shape)
     requested = tuple(opt.names(proxies, "--proxy") or ())
-    default = _default_for(model, build_options) if "default" in requested else None
-    proxies = tuple(dict.fromkeys(default if name == "default" else name for name in requested))
+    space = _space_of(model, build_options) if DEFAULT in requested else None
+    proxies = tuple(resolve_default(list(requested), space))
     if threads is not None and threads < 1:
         raise OptionError(f"--threads must be at least 1, got {threads}")
     before = torch.get_num_threads()
@@ -117,21 +118,20 @@ def score(model, *, protocol: str | None = None, data: str | None = None, batch:
                              build_options=build_options, protocol=protocol, repeats=repeats)
     finally:
         torch.set_num_threads(before)
-    if default is not None:  # reported under the name asked for, with what it stood for
-        result.proxies = {name: result.proxies[default if name == "default" else name] for name in requested}
-        result.default = default
+    if DEFAULT in requested:  # reported under the name asked for, with what it stood for
+        result.default = default_proxy(space)
+        result.proxies = {name: result.proxies[result.default if name == DEFAULT else name] for name in requested}
     return result
 
 
-def _default_for(model, build_options) -> str:
-    """What the proxy name ``default`` stands for when scoring ``model``: its space's default
-    ranking for a SPACE:ARCH model, else the proxy that declares itself the default."""
+def _space_of(model, build_options):
+    """The space of a SPACE:ARCH model, None for any other: where ``default`` finds its ranking
+    (without a space, the proxy that declares itself the default)."""
     from .graph.importers import parse_space_model
-    from .plugins import get_registry, get_space
-    from .scoring.proxies import default_proxy
+    from .plugins import get_space
 
     in_space = parse_space_model(model)
-    return default_proxy(get_space(in_space[0], build_options)) if in_space else get_registry().default("proxies")
+    return get_space(in_space[0], build_options) if in_space else None
 
 
 def _score_derivation(model, proxies: tuple[str, ...], mu, sigma, progress=None, cache=None, threads=None,
@@ -200,7 +200,8 @@ def correlate(*, space: str, truth: str, metric: str, proxies=None, samples: int
               workers: int | None = None, threads: int | None = None, ray_address: str | None = None,
               plot: str | None = None, save: str | None = None, progress=None) -> CorrelationResult:
     """Spearman and Kendall correlation of ``proxies`` (default: the space's default ranking, under
-    the name ``default``, and the headline ones, swap, regswap, params, flops) with the ``metric`` column of the ground-truth CSV ``truth``, over ``samples``
+    the name ``default``, and the headline ones, swap, regswap, params, flops) with the ``metric``
+    column of the ground-truth CSV ``truth``, over ``samples``
     architectures per seed. ``save`` writes every score as JSON, ``plot`` a scatter PNG."""
     from .studies.correlate import CorrelateSettings
 

@@ -56,8 +56,6 @@ def expand(names: list[str]) -> list[str]:
 
 #: the name that stands for a space's default ranking wherever a proxy is named
 DEFAULT = "default"
-#: names no proxy plugin may take: they stand for others
-RESERVED = ("all", DEFAULT)
 
 
 def default_proxy(space) -> str:

@@ -19,7 +19,8 @@ from ..errors import SwapfwError
 from ..patterns.count import saturation_note
 from ..plugins import get_space
 from ..running.executors import ExecutorSpec, open_pool
-from ..scoring.proxies import DEFAULT, combine_columns, default_proxy, expand, headline_proxies, proxy_plan, role_proxy
+from ..scoring.proxies import (DEFAULT, combine_columns, default_proxy, expand, headline_proxies, proxy_plan,
+                               resolve_default, role_proxy)
 from ..scoring.regularise import parse_mu_sigma
 from ..version import __version__
 from . import reference
@@ -70,7 +71,7 @@ class Correlation:
         # what each requested name computes: ``default`` is the space's default ranking, reported under its own name
         self.default = default_proxy(self.space)
         self.names = {name: self.default if name == DEFAULT else name for name in requested}
-        self.computed = list(dict.fromkeys(self.names.values()))
+        self.computed = resolve_default(requested, self.space)
         self.truth = load_truth(settings.truth, settings.metric, self.space, settings.arch_column,
                                 settings.arch_format)
         self.measured, self.derived = proxy_plan(self.computed)
