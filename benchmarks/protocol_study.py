@@ -8,7 +8,7 @@ the score cache, so a killed run resumes and a rerun prints the table at once.
     python benchmarks/protocol_study.py [--out FILE]          # every split
     python benchmarks/protocol_study.py --splits darts,nb301 --seeds 0,1,2
 
-Prints, per split and variant: Spearman's rho of swap, regswap (mu = sigma = auto, from the sampled
+Prints, per split and variant: Spearman's rho of swap, regswap (mu and sigma auto, from the sampled
 sizes of the sized network) and params, and the seconds per architecture spent on swap. Every row
 is kept in ``--out`` as it ends (a rerun of a variant replaces its row). Needs ``dev/`` (the
 development splits), ``nb201/nb201.csv`` and ``cifar10/test.npz`` under ``SWAPFW_DATA``.

@@ -93,7 +93,7 @@ def test_regswap_prefers_the_model_near_mu():
 
 
 def test_auto_mu_sigma_uses_sizes_only():
-    assert auto_mu_sigma([1_000_000, 3_000_000, 2_000_000]) == (3.0, 3.0)
+    assert auto_mu_sigma([1_000_000, 3_000_000, 2_000_000]) == (3.0, 9.0)
     with pytest.raises(SwapfwError):
         auto_mu_sigma([])
 

@@ -44,13 +44,14 @@ def test_report_has_every_field_and_sizes_rank_with_convolutions(table, tmp_path
     assert report["proxies"]["params"]["spearman_mean"] > 0.95  # parameters grow with the cell's conv weights
     first = report["per_seed"][0]
     assert len(first["archs"]) == 12 and len(set(first["archs"])) == 12
-    # auto mu = sigma = the largest size of the space's reference sample, from sizes alone (as score and search)
+    # auto mu = the largest size of the space's reference sample, sigma = mu^2, from sizes alone (as score and search)
     from swapfw.studies import reference
     from swapfw.studies.correlate import CorrelateSettings
 
     sizes = reference.sizes(CorrelateSettings(space="nb201", truth=str(table), metric="convs", build_options=SMALL),
                             None, None)
-    assert first["mu"] == first["sigma"] == max(sizes) / 1e6 == report["per_seed"][1]["mu"]
+    assert first["mu"] == max(sizes) / 1e6 == report["per_seed"][1]["mu"]
+    assert first["sigma"] == pytest.approx(first["mu"] ** 2)
 
 
 def test_rerun_reuses_the_cache_and_gives_identical_results(table, tmp_path):
@@ -228,7 +229,7 @@ def test_score_with_auto_mu_sigma_samples_the_space(monkeypatch):
     sizes = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in space.sample(15, 0)]
     arch = space.sample(1, 7)[0]
     result = swapfw.score(f"nb201:{arch}", mu="auto", sigma="auto", space_options=SMALL, protocol="benchmark")
-    assert result.mu == result.sigma == max(sizes) / 1e6
+    assert result.mu == max(sizes) / 1e6 and result.sigma == pytest.approx(result.mu ** 2)
     assert result.regswap == pytest.approx(result.swap * regularise.size_factor(result.params, result.mu, result.sigma))
 
 

@@ -507,7 +507,7 @@ def test_auto_mu_sigma_counts_the_reference_sizes_without_tasks(tmp_path, monkey
     built = [params(space.build(arch, **trained)) for arch in reference_archs(space, 6)]
     report = search(SearchSettings(space="darts", protocol="paper", repeats=1, population=2, cycles=1, sample_size=1,
                                    mutations=1, seed=5, cache=str(tmp_path / "c.sqlite")))
-    assert report["mu"] == report["sigma"] == max(built) / 1e6
+    assert report["mu"] == max(built) / 1e6 and report["sigma"] == pytest.approx(report["mu"] ** 2)
     with sqlite3.connect(tmp_path / "c.sqlite") as db:
         rows = dict(db.execute("SELECT seed, count(*) FROM scores WHERE proxy='params' GROUP BY seed").fetchall())
     assert rows.get(0) is None and rows[5] > 0  # the reference sample (seed 0) was never a task; the search's were

@@ -205,7 +205,7 @@ def test_auto_mu_sigma_reads_the_reference_sizes_through_the_score_cache(tmp_pat
     archs = reference_archs(space, 12)
     sizes = [sum(p.numel() for p in space.build(a, **SMALL).parameters()) for a in archs]
     first = search(settings(tmp_path, mu="auto", sigma="auto", seed=3))
-    assert first["mu"] == first["sigma"] == max(sizes) / 1e6
+    assert first["mu"] == max(sizes) / 1e6 and first["sigma"] == pytest.approx(first["mu"] ** 2)
     assert swapfw.score(f"nb201:{archs[0]}", mu="auto", sigma="auto", space_options=SMALL, protocol="benchmark").mu \
         == first["mu"]
     with sqlite3.connect(tmp_path / "c.sqlite") as db:
