@@ -4,6 +4,7 @@ protocol of the space, and calibrated aggregates of the best of them, by Spearma
     python benchmarks/default_ranking.py --spaces nb101 [--out FILE]
     python benchmarks/default_ranking.py --spaces nb101 --protocols reduced    # one protocol
     python benchmarks/default_ranking.py --spaces darts --archs 150 --seeds 0,1,2 --executor processes
+    python benchmarks/default_ranking.py --spaces nb201,nb101,darts --plot default_ranking.png
 
 For each space, each of its named protocols and each of its development splits (NB201: its
 ``cifar10_val`` column; never a test column), every architecture of the split (or ``--archs`` of
@@ -134,6 +135,8 @@ def study_space(space: str, args, raw: dict) -> None:
                 rows.append({"space": space, "protocol": protocol, "proxy": "calibrated:" + "+".join(parts),
                              "mean": statistics.mean(per.values()), "per_split": per,
                              "seconds": sum(cost[p] for p in parts), "estimated": True})
+    # rows of the space's other protocols, from an earlier run, stay candidates: one protocol at a time adds up
+    rows += [r for r in raw["rows"] if r["space"] == space and r["protocol"] not in protocols]
     choice = choose(rows)
     while choice["estimated"]:  # score the chosen aggregate for real, reference sample and all, and choose again
         real = {s: scored(s, choice["protocol"], [choice["proxy"]], args.seeds, args)["rho"][choice["proxy"]]
@@ -168,6 +171,36 @@ def _calibration(row: dict) -> str:
     return "the split (estimate)" if row["estimated"] else "reference sample"
 
 
+def plot(raw: dict, path: str) -> None:
+    """Per space and split: swap, regswap, params, the best single proxy and the chosen default, as bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    spaces = list(raw["choice"])
+    fig, axes = plt.subplots(len(spaces), 1, figsize=(9, 2.6 * len(spaces)), squeeze=False)
+    for ax, space in zip(axes[:, 0], spaces):
+        choice = raw["choice"][space]
+        rows = [r for r in raw["rows"] if r["space"] == space and r["protocol"] == choice["protocol"]]
+        singles = [r for r in rows if not r["proxy"].startswith("calibrated:")]
+        best = max((r for r in singles if r["proxy"] not in ("swap", "regswap", "params")), key=lambda r: r["mean"])
+        shown = [*(next(r for r in singles if r["proxy"] == p) for p in ("swap", "regswap", "params")), best, choice]
+        labels = ["swap", "regswap", "params", f"best single ({best['proxy']})", f"default ({choice['proxy']})"]
+        splits = list(choice["per_split"])
+        width = 0.8 / len(shown)
+        for i, (row, label) in enumerate(zip(shown, labels)):
+            ax.bar([k + (i - (len(shown) - 1) / 2) * width for k in range(len(splits))],
+                   [row["per_split"][s] for s in splits], width, label=label)
+        ax.set_xticks(range(len(splits)), [s.replace("_", " ") for s in splits], fontsize=8)
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.set_ylabel("Spearman rho", fontsize=8)
+        ax.set_title(f"{space} under {choice['protocol']}", fontsize=9)
+        ax.legend(fontsize=7, loc="lower left", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     options = parser(__doc__, threads=1)
     options.add_argument("--spaces", default="nb101")
@@ -180,6 +213,7 @@ def main() -> None:
     options.add_argument("--cache", default=None, help="score cache (default: swapfw's own)")
     options.add_argument("--executor", default="local")
     options.add_argument("--workers", type=int, default=None)
+    options.add_argument("--plot", default=None, help="draw each space's splits as bars into this PNG")
     args = options.parse_args()
     set_threads(args.threads)
     args.seeds = [int(s) for s in args.seeds.split(",")]
@@ -190,6 +224,8 @@ def main() -> None:
                              f"{', '.join(sorted({s[0] for s in SPLITS.values()}))})")
         study_space(space, args, raw)
         write_results(args, NAME, summary(raw), raw, quiet=True)
+    if args.plot:
+        plot(raw, args.plot)
     publish(args, NAME, summary(raw), raw, doc=__doc__)
 
 

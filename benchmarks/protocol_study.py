@@ -7,6 +7,7 @@ the score cache, so a killed run resumes and a rerun prints the table at once.
 
     python benchmarks/protocol_study.py [--out FILE]          # every split
     python benchmarks/protocol_study.py --splits darts,nb301 --seeds 0,1,2
+    python benchmarks/protocol_study.py --spaces nb101 --executor processes --workers 8 --threads 1
 
 Prints, per split and variant: Spearman's rho of swap, regswap (mu and sigma auto, from the sampled
 sizes of the sized network) and params, and the seconds per architecture spent on swap. Every row
@@ -116,7 +117,8 @@ def run_variant(split: str, label: str, protocol: str, overrides: dict, args) ->
     start = time.perf_counter()
     report = swapfw.correlate(space=space, truth=str(truth), metric=metric, proxies=proxies,
                               samples=count or _distinct(space, truth, metric, build), seeds=args.seeds,
-                              protocol=protocol, space_options=build, cache=args.cache, executor="local",
+                              protocol=protocol, space_options=build, cache=args.cache, executor=args.executor,
+                              workers=args.workers,
                               threads=args.threads, progress=Progress(every=60), **overrides)
     archs = report.samples * len(report.seeds)
     return {"split": split, "variant": label, "protocol": protocol, "overrides": overrides, "build": build,
@@ -139,18 +141,27 @@ def _distinct(space: str, path: Path, metric: str, build: dict) -> int:
 def main() -> None:
     options = parser(__doc__, threads=1)
     options.add_argument("--splits", default=",".join(SPLITS), help="comma-separated splits")
+    options.add_argument("--spaces", default=None, help="every split of these spaces instead (e.g. transnas-micro)")
     options.add_argument("--samples", type=int, default=None, help="architectures per split (default: all; NB201 500)")
     options.add_argument("--seeds", default="0")
     options.add_argument("--cache", default=None, help="score cache (default: swapfw's)")
     options.add_argument("--only", default=None, help="comma-separated variant labels to run")
     options.add_argument("--work", default="/tmp/swapfw_protocol_study", help="where the authors' batch is written")
+    options.add_argument("--executor", default="local", help="local, processes or ray: a larger machine scores in parallel")
+    options.add_argument("--workers", type=int, default=None, help="the executor's workers (default: its own)")
     args = options.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     need_data("dev"), need_data("cifar10", "test.npz")
     set_threads(args.threads)
     results = previous_raw(args, "protocol_study", [])
     only = set(args.only.split(",")) if args.only else None
-    for split in args.splits.split(","):
+    splits = args.splits.split(",")
+    if args.spaces:
+        unknown = set(args.spaces.split(",")) - set(VARIANTS)
+        if unknown:
+            sys.exit(f"no development split of space(s) {', '.join(sorted(unknown))} (known: {', '.join(VARIANTS)})")
+        splits = [split for split, spec in SPLITS.items() if spec[0] in args.spaces.split(",")]
+    for split in splits:
         space = SPLITS[split][0]
         for label, protocol, overrides in VARIANTS[space]:
             if only and label not in only:

@@ -28,7 +28,7 @@ from . import reference
 from .cache import ScoreCache
 from .evaluate import NoCache, Scorer, ScoringSettings, resolve
 from .evaluations import Evaluations
-from .selection import DEFAULT_SELECTION, SELECTIONS, select
+from .selection import DEFAULT_SELECTION, SELECTIONS, measured_beside, select
 from .truth import load_truth
 
 #: cycles of a search given neither --cycles nor --budget
@@ -102,7 +102,9 @@ class Evaluator:
 
     def __init__(self, settings: SearchSettings, space, cache, pool, progress=None):
         self.settings, self.space = settings, space
-        self.scorer = Scorer(settings, [settings.proxy], settings.seed, cache, pool)
+        beside = [p for p in measured_beside(settings.selection if settings.evaluator else None, space)
+                  if p != settings.proxy]
+        self.scorer = Scorer(settings, [settings.proxy, *beside], settings.seed, cache, pool)
         self.derivation = reference.derivation(settings, [settings.proxy], settings.mu, settings.sigma, cache, pool,
                                                progress)
         self.mu, self.sigma = self.derivation.mu, self.derivation.sigma

@@ -4,7 +4,8 @@
 - ``climb``: a hill climb by real evaluations. The proxy's best ``CLIMB_START`` are evaluated; then
   each step draws one-step mutations (``Space.mutate``) of the best evaluated architecture, scores
   them with the search's proxies (through the cache), and evaluates the one the climb's proxy ranks
-  first (the space's ``climb_proxy`` where the search measured it, else the search's proxy). Where
+  first (the space's ``climb_proxy``, which the search then measures beside its own, else the
+  search's proxy). Where
   the neighbours of the best are all evaluated it climbs from the next best. The proxy screens the
   whole space; the evaluations decide among close neighbours, which is where a proxy's ranking is
   too coarse to.
@@ -48,6 +49,13 @@ NEIGHBOURS = 60
 CANDIDATES = 4000
 #: UCB's exploration weight (RoBoT's, bayes_opt's default)
 KAPPA = 2.576
+
+
+def measured_beside(selection: str | None, space) -> list[str]:
+    """Proxies a selection reads beside the search's own, which the search therefore measures too:
+    ``climb``'s ordering proxy where the space declares one (``climb_proxy``)."""
+    order = getattr(space, "climb_proxy", None) if selection == "climb" else None
+    return [order] if order else []
 
 
 def select(selection: str, pool: dict[str, dict], proxy: str, space, count: int, evaluate: Callable, seed: int,
