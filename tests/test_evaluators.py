@@ -187,6 +187,23 @@ def test_climb_climbs_from_the_proxys_best_through_neighbours(table, tmp_path):
     assert report["neighbours_scored"] >= 0
 
 
+def test_a_climb_measures_the_spaces_climb_proxy_beside_the_search_proxy(table, tmp_path):
+    """NB201 declares climb_proxy = synflow, which is no part of its search proxy here: a climb scores
+    it too (into the cache, with the search's), a search selecting ``top`` does not."""
+    import sqlite3
+
+    climb_proxy = get_space("nb201").climb_proxy
+    measured = {}
+    for selection in ("top", "climb"):
+        cache = tmp_path / f"{selection}.sqlite"
+        search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=4,
+               selection=selection, cache=str(cache))
+        with sqlite3.connect(cache) as db:
+            measured[selection] = {p for (p,) in db.execute("SELECT DISTINCT proxy FROM scores")}
+    assert climb_proxy in measured["climb"] and climb_proxy not in measured["top"]
+    assert "swap" in measured["top"]
+
+
 def test_climb_reaches_the_top_where_its_proxy_orders_neighbours_rightly():
     """On a landscape the climb's proxy orders exactly (value = 3x3 convolutions), the climb from a
     poor start reaches the best architecture, one edge per evaluation."""
