@@ -1,7 +1,7 @@
 """Why SWAP ranks NAS-Bench-301 weakly: which of a DARTS genotype's two cells its score sees, and
 which one the trained accuracy follows.
 
-    python benchmarks/cell_study.py [--out FILE] [--plot FILE.png]
+    python benchmarks/cell_study.py [--out FILE]
     python benchmarks/cell_study.py --protocols reduced --archs 100 --seeds 0
 
 A DARTS genotype has a normal and a reduction cell; on NAS-Bench-301 they differ (the DARTS set's
@@ -12,7 +12,7 @@ Spearman's rho of each with the split's ``val_accuracy`` says which cell carries
 ranking, and which cell the accuracy follows (every architecture of the split by default, so the
 three variants score the same genotypes); the saturation column is the share of networks whose
 pattern count is within 10 % of 2^S, where SWAP can no longer separate them. Scores go through the
-score cache (a killed run resumes); ``--plot`` draws the rho table as bars. Needs
+score cache (a killed run resumes); ``benchmarks/figures.py`` draws the table. Needs
 ``dev/nb301_cifar10.csv`` under ``SWAPFW_DATA``.
 """
 
@@ -74,35 +74,12 @@ def tables(rows: list[dict]) -> list[dict]:
                    "networks whose swap is within 10 % of 2^S"])]
 
 
-def plot(rows: list[dict], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    protocols = sorted({r["protocol"] for r in rows})
-    fig, axes = plt.subplots(1, len(protocols), figsize=(4.5 * len(protocols), 3.4), squeeze=False, sharey=True)
-    for ax, protocol in zip(axes[0], protocols):
-        shown = [r for r in rows if r["protocol"] == protocol]
-        xs = range(len(shown))
-        ax.bar([x - 0.2 for x in xs], [r["rho_swap"] for r in shown], 0.4, label="swap")
-        ax.bar([x + 0.2 for x in xs], [r["rho_params"] for r in shown], 0.4, label="params")
-        ax.set_xticks(list(xs), [r["variant"] for r in shown], rotation=15, fontsize=8)
-        ax.axhline(0, color="black", linewidth=0.5)
-        ax.set_title(f"darts, protocol {protocol}", fontsize=9)
-    axes[0][0].set_ylabel("Spearman rho, NB301 val_accuracy")
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
 def main() -> None:
     options = parser(__doc__, threads=1)
     options.add_argument("--protocols", default="reduced,paper")
     options.add_argument("--seeds", default="0,1,2")
     options.add_argument("--archs", type=int, default=None, help="at most this many per seed (default: all)")
     options.add_argument("--cache", default=None, help="score cache (default: swapfw's own)")
-    options.add_argument("--plot", default=None, help="draw the table as bars into this PNG")
     args = options.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     set_threads(args.threads)
@@ -116,8 +93,6 @@ def main() -> None:
                       file=sys.stderr, flush=True)
                 rows = [r for r in rows if (r["protocol"], r["variant"]) != (protocol, variant)] + [row]
                 write_results(args, NAME, tables(rows), rows, quiet=True)
-    if args.plot:
-        plot(rows, args.plot)
     publish(args, NAME, tables(rows), rows, doc=__doc__)
 
 

@@ -4,7 +4,7 @@ protocol of the space, and calibrated aggregates of the best of them, by Spearma
     python benchmarks/default_ranking.py --spaces nb101 [--out FILE]
     python benchmarks/default_ranking.py --spaces nb101 --protocols reduced    # one protocol
     python benchmarks/default_ranking.py --spaces darts --archs 150 --seeds 0,1,2 --executor processes
-    python benchmarks/default_ranking.py --spaces nb201,nb101,darts --plot default_ranking.png
+    python benchmarks/default_ranking.py --spaces nb201,nb101,darts --readme    # and the README's table
 
 For each space, each of its named protocols and each of its development splits (NB201: its
 ``cifar10_val`` column; never a test column), every architecture of the split (or ``--archs`` of
@@ -34,7 +34,7 @@ import statistics
 import numpy as np
 
 import swapfw
-from common import (Progress, need_data, parser, previous_raw, publish, set_threads, spearman, table,
+from common import (ROOT, Progress, need_data, parser, previous_raw, publish, set_threads, spearman, table,
                     write_results)
 from protocol_study import SPLITS
 from swapfw.plugins import get_registry, get_space
@@ -108,7 +108,7 @@ def estimated(found: dict, parts: tuple[str, ...]) -> float:
 
 def choose(rows: list[dict]) -> dict:
     """The best mean rho, a tie within TIE going to the cheaper."""
-    finite = [r for r in rows if math.isfinite(r["mean"])]
+    finite = [r for r in rows if r["mean"] is not None and math.isfinite(r["mean"])]  # JSON keeps NaN as null
     best = max(r["mean"] for r in finite)
     return min((r for r in finite if r["mean"] >= best - TIE), key=lambda r: (r["seconds"], -r["mean"]))
 
@@ -150,7 +150,7 @@ def study_space(space: str, args, raw: dict) -> None:
 def summary(raw: dict) -> list[dict]:
     tables = []
     for space, choice in raw["choice"].items():
-        rows = sorted((r for r in raw["rows"] if r["space"] == space), key=lambda r: -r["mean"])
+        rows = sorted((r for r in raw["rows"] if r["space"] == space), key=lambda r: -_number(r["mean"]) if math.isfinite(_number(r["mean"])) else math.inf)
         splits = list(rows[0]["per_split"])
         shown = rows[:25]
         tables.append(table(
@@ -158,11 +158,17 @@ def summary(raw: dict) -> list[dict]:
             f"(seeds {','.join(map(str, raw['seeds']))}), best first; chosen: {choice['proxy']} under "
             f"{choice['protocol']}",
             ["proxy", "protocol", *splits, "mean", "s/arch", "calibrated on"],
-            [[r["proxy"], r["protocol"], *(round(r["per_split"][s], 3) for s in splits), round(r["mean"], 3),
+            [[r["proxy"], r["protocol"], *(round(_number(r["per_split"][s]), 3) for s in splits),
+              round(_number(r["mean"]), 3),
               round(r["seconds"], 4), _calibration(r)] for r in shown],
             [f"the best 25 of {len(rows)}; rule: the best mean, a tie within {TIE} to the cheaper; aggregates "
              "estimated with the split as their reference sample"]))
     return tables
+
+
+def _number(value: float | None) -> float:
+    """A rho as read back from JSON, where a NaN (a proxy that cannot rank: constant values) is null."""
+    return math.nan if value is None else value
 
 
 def _calibration(row: dict) -> str:
@@ -171,34 +177,39 @@ def _calibration(row: dict) -> str:
     return "the split (estimate)" if row["estimated"] else "reference sample"
 
 
-def plot(raw: dict, path: str) -> None:
-    """Per space and split: swap, regswap, params, the best single proxy and the chosen default, as bars."""
-    import matplotlib
+#: the README's block of default rankings lies between these lines (``--readme`` rewrites it)
+README_BEGIN, README_END = "<!-- default_ranking: begin -->", "<!-- default_ranking: end -->"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    spaces = list(raw["choice"])
-    fig, axes = plt.subplots(len(spaces), 1, figsize=(9, 2.6 * len(spaces)), squeeze=False)
-    for ax, space in zip(axes[:, 0], spaces):
-        choice = raw["choice"][space]
-        rows = [r for r in raw["rows"] if r["space"] == space and r["protocol"] == choice["protocol"]]
-        singles = [r for r in rows if not r["proxy"].startswith("calibrated:")]
-        best = max((r for r in singles if r["proxy"] not in ("swap", "regswap", "params")), key=lambda r: r["mean"])
-        shown = [*(next(r for r in singles if r["proxy"] == p) for p in ("swap", "regswap", "params")), best, choice]
-        labels = ["swap", "regswap", "params", f"best single ({best['proxy']})", f"default ({choice['proxy']})"]
-        splits = list(choice["per_split"])
-        width = 0.8 / len(shown)
-        for i, (row, label) in enumerate(zip(shown, labels)):
-            ax.bar([k + (i - (len(shown) - 1) / 2) * width for k in range(len(splits))],
-                   [row["per_split"][s] for s in splits], width, label=label)
-        ax.set_xticks(range(len(splits)), [s.replace("_", " ") for s in splits], fontsize=8)
-        ax.axhline(0, color="black", linewidth=0.5)
-        ax.set_ylabel("Spearman rho", fontsize=8)
-        ax.set_title(f"{space} under {choice['protocol']}", fontsize=9)
-        ax.legend(fontsize=7, loc="lower left", ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+def uses_swap(proxy: str) -> bool:
+    """Whether a proxy (a calibrated aggregate's parts included) reads SWAP: swap or regswap."""
+    return any(part in ("swap", "regswap") for part in proxy.removeprefix("calibrated:").split("+"))
+
+
+def readme_table(raw: dict) -> str:
+    """The README's summary, from the results alone: per space, the default, its mean rho over the
+    development splits, swap, regswap and the best single proxy beside it, and the seconds of each."""
+    lines = ["| space | default ranking (protocol) | mean rho | SWAP in it | swap | regswap | best single proxy | "
+             "s/arch default, swap |", "|---|---|---|---|---|---|---|---|"]
+    for space, choice in raw["choice"].items():
+        rows = [r for r in raw["rows"] if r["space"] == space]
+        mine = {r["proxy"]: r for r in rows if r["protocol"] == choice["protocol"]}
+        best = max((r for r in rows if not r["proxy"].startswith("calibrated:") and r["mean"] is not None),
+                   key=lambda r: r["mean"])
+        lines.append(
+            f"| {space} | `{choice['proxy']}` ({choice['protocol']}) | {choice['mean']:.3f} | "
+            f"{'yes' if uses_swap(choice['proxy']) else '**no**'} | {mine['swap']['mean']:.3f} | "
+            f"{mine['regswap']['mean']:.3f} | {best['proxy']} ({best['protocol']}) {best['mean']:.3f} | "
+            f"{choice['seconds']:.3f}, {mine['swap']['seconds']:.3f} |")
+    return "\n".join(lines)
+
+
+def write_readme(raw: dict, path) -> None:
+    """Replace the README's block of default rankings with ``readme_table(raw)``."""
+    text = path.read_text()
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    path.write_text(f"{head}{README_BEGIN}\n{readme_table(raw)}\n{README_END}{tail}")
 
 
 def main() -> None:
@@ -213,7 +224,7 @@ def main() -> None:
     options.add_argument("--cache", default=None, help="score cache (default: swapfw's own)")
     options.add_argument("--executor", default="local")
     options.add_argument("--workers", type=int, default=None)
-    options.add_argument("--plot", default=None, help="draw each space's splits as bars into this PNG")
+    options.add_argument("--readme", action="store_true", help="rewrite the README's table of default rankings")
     args = options.parse_args()
     set_threads(args.threads)
     args.seeds = [int(s) for s in args.seeds.split(",")]
@@ -224,9 +235,9 @@ def main() -> None:
                              f"{', '.join(sorted({s[0] for s in SPLITS.values()}))})")
         study_space(space, args, raw)
         write_results(args, NAME, summary(raw), raw, quiet=True)
-    if args.plot:
-        plot(raw, args.plot)
     publish(args, NAME, summary(raw), raw, doc=__doc__)
+    if args.readme:  # after the results are written, so that their provenance is the tree as it ran
+        write_readme(raw, ROOT / "README.md")
 
 
 if __name__ == "__main__":

@@ -435,7 +435,8 @@ def provenance_line(prov: dict) -> str:
 
 
 def gen_results() -> str:
-    """Each results file of ``benchmarks/results``: its summary, provenance, command and tables."""
+    """Each results file of ``benchmarks/results``: its summary, provenance, command and tables, and
+    its figure where ``benchmarks/figures.py`` drew one (``docs/figures/NAME.png``)."""
     files = sorted(RESULTS.glob("*.json")) if RESULTS.is_dir() else []
     if not files:
         return ("!!! note \"No results yet\"\n\n"
@@ -462,6 +463,8 @@ def gen_results() -> str:
             section += [table(tab.get("columns") or [], tab.get("rows") or []), ""]
             section += [f"- {md(note)}" for note in tab.get("notes") or []]
             section.append("")
+        if (DOCS / "figures" / f"{path.stem}.png").is_file():  # drawn from this file by benchmarks/figures.py
+            section += [f"![{name}](figures/{path.stem}.png)", ""]
         parts.append("\n".join(section))
     return "\n\n".join(parts)
 

@@ -47,6 +47,29 @@ def test_readme_links_to_docs_exist():
     assert not missing, f"README.md links to missing files: {missing}"
 
 
+def test_readme_default_rankings_are_the_benchmarks_figures():
+    """The README's table of default rankings is what benchmarks/results/default_ranking.json holds,
+    rendered by the benchmark itself (``--readme``): no figure in it is typed by hand."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import default_ranking
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    raw = json.loads((ROOT / "benchmarks" / "results" / "default_ranking.json").read_text())["raw"]
+    text = README.read_text()
+    assert default_ranking.README_BEGIN in text and default_ranking.README_END in text
+    block = text.split(default_ranking.README_BEGIN, 1)[1].split(default_ranking.README_END, 1)[0]
+    assert block.strip() == default_ranking.readme_table(raw), \
+        "README's default rankings differ from the results: python benchmarks/default_ranking.py ... --readme"
+    for space, choice in raw["choice"].items():  # and each space declares what was chosen for it
+        from swapfw.plugins import get_space
+
+        assert get_space(space).default_proxy == choice["proxy"], space
+        assert next(iter(get_space(space).protocols)) == choice["protocol"], f"{space}: its default protocol"
+
+
 def test_site_builds_strict(tmp_path):
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
