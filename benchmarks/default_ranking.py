@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+import sys
 
 import numpy as np
 
@@ -144,6 +145,10 @@ def study_space(space: str, args, raw: dict) -> None:
         choice.update(per_split=real, mean=statistics.mean(real.values()), estimated=False)
         choice = choose(rows)
     raw["rows"] = [r for r in raw["rows"] if r["space"] != space] + rows
+    for protocol in protocols:  # what each protocol's rows were measured with: runs may differ per space
+        raw.setdefault("runs", {})[f"{space}/{protocol}"] = {
+            "archs": args.archs, "seeds": args.seeds, "candidates": len(proxies),
+            "skipped": sorted(set(args.skip.split(",")) - {""}), "command": "python " + " ".join(sys.argv)}
     raw["choice"][space] = choice
 
 
@@ -162,7 +167,10 @@ def summary(raw: dict) -> list[dict]:
               round(_number(r["mean"]), 3),
               round(r["seconds"], 4), _calibration(r)] for r in shown],
             [f"the best 25 of {len(rows)}; rule: the best mean, a tie within {TIE} to the cheaper; aggregates "
-             "estimated with the split as their reference sample"]))
+             "estimated with the split as their reference sample",
+             *(f"{key}: {run['archs'] or 'all'} architectures per split and seed, proxies left out: "
+               f"{', '.join(run['skipped']) or 'none'} ({run['command']})"
+               for key, run in raw.get("runs", {}).items() if key.startswith(f"{space}/"))]))
     return tables
 
 

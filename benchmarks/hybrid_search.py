@@ -80,7 +80,9 @@ def main() -> None:
     done = {(r["method"], r["k"], r["seed"]) for r in runs}
     evaluator = {"table": str(hp12), "metric": "cifar10_val_12ep", "cost": "train_seconds_12ep"}
     for seed in range(args.seeds):
-        proxy_seconds = None
+        # the proxy search's seconds as first measured for the seed (a resumed run finds its scores cached)
+        proxy_seconds = next((r["proxy_seconds"] for r in runs if r["method"] == "proxy-only" and r["seed"] == seed),
+                             None)
         for k in ks:
             for selection in ("climb", "learned", "top"):
                 if (selection, k, seed) in done:
