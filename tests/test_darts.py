@@ -505,8 +505,8 @@ def test_auto_mu_sigma_counts_the_reference_sizes_without_tasks(tmp_path, monkey
     monkeypatch.setattr(reference, "AUTO_SAMPLES", 6)
     trained = {"channels": 36, "layers": 20}
     built = [params(space.build(arch, **trained)) for arch in reference_archs(space, 6)]
-    report = search(SearchSettings(space="darts", protocol="paper", repeats=1, population=2, cycles=1, sample_size=1,
-                                   mutations=1, seed=5, cache=str(tmp_path / "c.sqlite")))
+    report = search(SearchSettings(space="darts", protocol="paper", proxy="regswap", repeats=1, population=2, cycles=1,
+                                   sample_size=1, mutations=1, seed=5, cache=str(tmp_path / "c.sqlite")))
     assert report["mu"] == max(built) / 1e6 and report["sigma"] == pytest.approx(report["mu"] ** 2)
     with sqlite3.connect(tmp_path / "c.sqlite") as db:
         rows = dict(db.execute("SELECT seed, count(*) FROM scores WHERE proxy='params' GROUP BY seed").fetchall())

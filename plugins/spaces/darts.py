@@ -388,6 +388,9 @@ class DartsSpace:
     ops = OPS
     protocols = PROTOCOLS
     module_activations = True  # every activation is an nn.ReLU: module hooks see them all
+    #: the default ranking: the best mean Spearman rho over the DARTS set and NB301 development
+    #: splits, a tie to the cheaper (benchmarks/default_ranking.py); SWAP is not part of it
+    default_proxy = "meco"
 
     def __init__(self, sample_ops: tuple[str, ...] = SAMPLE_OPS):
         if not sample_ops or any(op not in OPS for op in sample_ops) or len(set(sample_ops)) != len(sample_ops):
