@@ -265,8 +265,8 @@ def in_fresh_process(step, *args):
 
 
 def provenance(device: str = "cpu") -> dict:
-    """What produced a result: the commit (and whether the tree had changes), torch, Python, the
-    device and the machine, and when."""
+    """What produced a result: the commit (and whether the tree had changes outside the results
+    files), torch, Python, the device and the machine, and when."""
     import torch
 
     import swapfw
@@ -278,7 +278,8 @@ def provenance(device: str = "cpu") -> dict:
         except (OSError, subprocess.CalledProcessError):
             return ""
 
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    # results files are what runs write (a resumed run rewrites its own as it goes), not what produced them
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results"))
     if str(device).startswith("cuda") and torch.cuda.is_available():
         device_name = torch.cuda.get_device_name(torch.device(device))
     else:
