@@ -115,12 +115,12 @@ class Space(Protocol):
     default_proxy: Optional[str]
     """The space's default ranking (a proxy, or a ``calibrated:`` aggregate) under its default
     protocol: what ``correlate``, ``search`` and ``score --proxy default`` use where the user names
-    none, chosen on the space's development splits (``benchmarks/protocol_study.py``); absent: the
+    none, chosen on the space's development splits (``benchmarks/default_ranking.py``); absent: the
     proxy that declares itself the default."""
     climb_proxy: Optional[str]
-    """The proxy value (a part of the search proxy) that orders a climb's neighbours in a search that
-    spends real evaluations with ``--selection climb``, chosen on a validation column; absent, or not
-    measured by the search: the search's proxy."""
+    """The proxy that orders a climb's neighbours in a search that spends real evaluations with
+    ``--selection climb`` (the search measures it beside its own proxy), chosen on a validation
+    column; absent: the search's proxy."""
     module_activations: Optional[bool]
     """True where every activation of the space's networks is an ``nn.Module``: the scorer then
     reads them through module hooks and skips torch.fx (trace, shape propagation, the tapped copy),
