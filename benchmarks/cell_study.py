@@ -5,8 +5,8 @@ which one the trained accuracy follows.
     python benchmarks/cell_study.py --protocols reduced --archs 100 --seeds 0
 
 A DARTS genotype has a normal and a reduction cell; on NAS-Bench-301 they differ (the DARTS set's
-genotypes have both cells equal). For every architecture of the NB301 development split, three networks are scored with swap and params under each
-``--protocols`` of the darts space: the genotype as it is, the genotype with its normal cell in both
+genotypes have both cells equal). For every architecture of the NB301 development split, three
+networks are scored with swap and params under each ``--protocols`` of the darts space: the genotype as it is, the genotype with its normal cell in both
 places ("normal cell only") and with its reduction cell in both places ("reduction cell only").
 Spearman's rho of each with the split's ``val_accuracy`` says which cell carries the score's
 ranking, and which cell the accuracy follows (every architecture of the split by default, so the

@@ -155,7 +155,7 @@ def study_space(space: str, args, raw: dict) -> None:
 def summary(raw: dict) -> list[dict]:
     tables = []
     for space, choice in raw["choice"].items():
-        rows = sorted((r for r in raw["rows"] if r["space"] == space), key=lambda r: -_number(r["mean"]) if math.isfinite(_number(r["mean"])) else math.inf)
+        rows = sorted((r for r in raw["rows"] if r["space"] == space), key=_best_first)
         splits = list(rows[0]["per_split"])
         shown = rows[:25]
         tables.append(table(
@@ -177,6 +177,12 @@ def summary(raw: dict) -> list[dict]:
 def _number(value: float | None) -> float:
     """A rho as read back from JSON, where a NaN (a proxy that cannot rank: constant values) is null."""
     return math.nan if value is None else value
+
+
+def _best_first(row: dict) -> float:
+    """A sort key: the higher mean rho first, a proxy that cannot rank (NaN) last."""
+    mean = _number(row["mean"])
+    return -mean if math.isfinite(mean) else math.inf
 
 
 def _calibration(row: dict) -> str:

@@ -12,7 +12,8 @@ reference``) gives the size distribution: parameter counts of the sized network,
 rule turns that distribution into mu and sigma without looking at any accuracy, and regularised
 SWAP, swap x exp(-(theta - mu)^2 / sigma), is ranked against the split's validation column
 (Spearman's rho, the mean over seeds). The table shows every rule per split, their mean over the
-splits, and swap and the parameter count alone beside them. ``auto`` is ``largest, sigma=largest^2``, chosen here (it was ``largest``).
+splits, and swap and the parameter count alone beside them. ``auto`` is ``largest, sigma=largest^2``,
+chosen here (it was ``largest``).
 """
 
 from __future__ import annotations

@@ -102,8 +102,7 @@ class Evaluator:
 
     def __init__(self, settings: SearchSettings, space, cache, pool, progress=None):
         self.settings, self.space = settings, space
-        beside = [p for p in measured_beside(settings.selection if settings.evaluator else None, space)
-                  if p != settings.proxy]
+        beside = measured_beside(settings.selection if settings.evaluator else None, space)  # proxy_plan de-duplicates
         self.scorer = Scorer(settings, [settings.proxy, *beside], settings.seed, cache, pool)
         self.derivation = reference.derivation(settings, [settings.proxy], settings.mu, settings.sigma, cache, pool,
                                                progress)
