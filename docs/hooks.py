@@ -212,10 +212,15 @@ def gen_plugins(kind: str, detail: str = "") -> str:
         if kind == "binarisers":
             extra.append(f"reads the {obj.tap}")
             extra.append("default for " + (", ".join(sorted(getattr(obj, "default_for", None) or ())) or "no kind"))
+        if kind == "searchers" and getattr(obj, "multi_objective", False):
+            extra.append("multi-objective: a Pareto front of `--objectives`")
+        if kind == "latency_meters" and getattr(obj, "measures_here", True) is False:
+            extra.append("figures of another machine")
         if kind == "spaces" and getattr(obj, "default_proxy", None):
             extra.append(f"default ranking `{obj.default_proxy}`")
         rows.append([f"`{name}`", md(obj.description or ""), "; ".join(extra) or "–"])
-    out = table([kind[:-1] if kind != "proxies" else "proxy", "description", "notes"], rows)
+    out = table([{"proxies": "proxy", "latency_meters": "latency meter"}.get(kind, kind[:-1]), "description", "notes"],
+                rows)
     if detail == "detailed":
         for name in reg.names(kind):
             doc = inspect.getdoc(type(reg.get(kind, name)))

@@ -76,7 +76,16 @@ class CorrelationResult(Result):
 
 
 class SearchResult(Result):
-    """``search``'s report: the best architecture, its score and size, what the search cost."""
+    """``search``'s report: the best architecture, its score and size, what the search cost (and,
+    with objectives, the Pareto ``front``)."""
+
+    def plot(self, path: str) -> None:
+        """Draw the Pareto front over every architecture scored within budget (a search with objectives)."""
+        from .studies.budgets import plot_front
+
+        if "front" not in self._data:
+            raise OptionError("--plot draws the Pareto front of a search with --objectives")
+        plot_front(self._data, path)
 
 
 class SpecResult(Result):
@@ -234,13 +243,20 @@ def search(*, space: str, searcher: str | None = None, proxy: str | None = None,
            ray_address: str | None = None, truth: str | None = None, metric: str | None = None,
            arch_column: str | None = None, arch_format: str = "arch", checkpoint: str | None = None,
            budget: int | None = None, evaluator: str | None = None, evaluator_options=None,
-           evaluations: int | None = None, selection: str | None = None, progress=None) -> SearchResult:
+           evaluations: int | None = None, selection: str | None = None, max_params: float | None = None,
+           max_flops: float | None = None, max_latency_ms: float | None = None, max_memory_mb: float | None = None,
+           objectives=None, latency_runtime: str | None = None, latency_device: str | None = None,
+           latency_batch: int = 1, latency_threads: int | None = None, latency_options=None,
+           latency_input_shape=None, progress=None) -> SearchResult:
     """Search ``space`` with a searcher plugin (default: the one that declares itself so), scoring with
     ``proxy`` (default: the space's search proxy, else the default proxy). ``cycles`` None: as many
     as ``budget`` allows, or 50 without a budget. ``truth``/``metric`` look the best architecture up
     afterwards; ``checkpoint`` saves every cycle and resumes a run killed before it ended.
     ``evaluator`` (with ``evaluator_options``) then spends ``evaluations`` real evaluations on the
-    architectures the proxy scored, chosen by ``selection``; the answer is the best evaluated one."""
+    architectures the proxy scored, chosen by ``selection``; the answer is the best evaluated one.
+    ``max_params``/``max_flops``/``max_latency_ms``/``max_memory_mb`` turn away candidates over budget
+    before they are scored (``rejected``); ``objectives`` (e.g. ``"proxy,latency"``) make the answer
+    a Pareto ``front``; latency is measured by ``latency_runtime`` on ``latency_device``."""
     from .studies.search import SearchSettings
     from .studies.search import search as run_search
 
@@ -250,7 +266,11 @@ def search(*, space: str, searcher: str | None = None, proxy: str | None = None,
         space=space, searcher=searcher, proxy=proxy, population=population, cycles=cycles, sample_size=sample_size,
         mutations=mutations, crossover_prob=crossover_prob, seed=seed, budget=budget, evaluator=evaluator,
         evaluator_options={k: str(v) for k, v in opt.space_options(evaluator_options, "--evaluator-option").items()},
-        evaluations=evaluations, selection=selection,
+        evaluations=evaluations, selection=selection, max_params=max_params, max_flops=max_flops,
+        max_latency_ms=max_latency_ms, max_memory_mb=max_memory_mb, objectives=opt.names(objectives, "--objectives"),
+        latency_runtime=latency_runtime, latency_device=latency_device, latency_batch=latency_batch,
+        latency_threads=latency_threads, latency_input_shape=opt.shape(latency_input_shape, "--latency-input-shape"),
+        latency_options={k: str(v) for k, v in opt.space_options(latency_options, "--latency-option").items()},
         **_scoring_settings(protocol=protocol, data=data, batch=batch, repeats=repeats, space_options=space_options,
                             input_shape=input_shape, mu=mu, sigma=sigma, binariser=binariser, device=device,
                             cache=cache, no_cache=no_cache))

@@ -322,18 +322,42 @@ def correlate(fmt, **options):
 @click.option("--selection", default=None, type=click.Choice(list(SELECTIONS)),
               help=f"Which architectures get them: {'; '.join(f'{k}: {v}' for k, v in SELECTIONS.items())} "
                    f"[default: {DEFAULT_SELECTION}].")
+@click.option("--max-params", type=float, default=None, help="Budget: at most this many parameters (as score reports params).")
+@click.option("--max-flops", type=float, default=None,
+              help="Budget: at most this many multiply-accumulates per sample (as score reports flops).")
+@click.option("--max-latency-ms", type=float, default=None,
+              help="Budget: at most this latency per batch, measured by --latency-runtime on --latency-device.")
+@click.option("--max-memory-mb", type=float, default=None,
+              help="Budget: at most this peak inference memory at --latency-batch (weights and live activations).")
+@click.option("--objectives", default=None,
+              help="Answer with the Pareto front of these (two or more of proxy, params, flops, latency, memory), "
+                   "e.g. proxy,latency.")
+@click.option("--latency-runtime", default=None,
+              help="Latency meter: torch, onnxruntime, or a plugin's table or predictor [default: torch].")
+@click.option("--latency-device", default=None, help="cpu or cuda: where latency is measured [default: --device].")
+@click.option("--latency-batch", default=1, show_default=True, help="Samples per timed inference (and for memory).")
+@click.option("--latency-threads", default=None, type=int, help="Threads the runtime may use [default: its own].")
+@click.option("--latency-input-shape", default=None,
+              help="C,H,W per sample for latency and memory [default: the sized network's, as score uses].")
+@click.option("--latency-option", "latency_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the latency meter (repeatable), e.g. runs=50, warmup=10.")
+@click.option("--plot", default=None, help="With --objectives: draw the Pareto front to this PNG.")
 @click.option("--save", default=None, help="Also write the report, as --format json prints it, to this file.")
 @format_option
-def search(fmt, save, **options):
+def search(fmt, save, plot, **options):
     """Search a space with a searcher plugin, scoring architectures with a proxy."""
     proxies = _proxies(options)
     if proxies and len(proxies) > 1:
         raise OptionError(f"search ranks by one proxy, got {len(proxies)} ({', '.join(proxies)}): combine them "
                           f"as one, e.g. --proxy calibrated:{'+'.join(proxies)}")
     with _progress() as progress:
+        if plot and not options.get("objectives"):
+            raise OptionError("--plot draws the Pareto front of a search with --objectives")
         result = _api().search(proxy=proxies[0] if proxies else None, **options, progress=progress)
     if save:
         _save_json(result, save)
+    if plot:
+        result.plot(plot)
     report = result.to_dict()
     if fmt == "json":
         click.echo(json.dumps(report))
@@ -362,10 +386,46 @@ def search(fmt, save, **options):
         rows.append((report["truth"]["metric"], report["truth"]["value"]))
         if "proxy_best_value" in report["truth"]:
             rows.append((f"{report['truth']['metric']} of the proxy's best", report["truth"]["proxy_best_value"]))
+    rows += _deployment_rows(report)
     _print_rows(rows)
+    if "front" in report:
+        _print_front(report)
     _print_memory(report)
     for note in report["notes"]:
         click.echo(f"note: {note}", err=True)
+
+
+def _cost(quantity: str, value: float) -> str:
+    units = {"latency": " ms", "memory": " MB"}
+    return f"{value:,.0f}" if quantity in ("params", "flops") else f"{value:.4g}{units.get(quantity, '')}"
+
+
+def _deployment_rows(report: dict) -> list[tuple[str, str]]:
+    """The budgets, what they turned away, the best one's costs and who measured latency."""
+    rows = []
+    if "budgets" in report:
+        quantity = {"max_params": "params", "max_flops": "flops"}
+        rows.append(("budgets", ", ".join(f"--{k.replace('_', '-')} {_cost(quantity.get(k, ''), v)}"
+                                          for k, v in report["budgets"].items())))
+        rows.append(("rejected", f"{report['rejected']} candidates over budget (not scored, not counted)"))
+    if report["best"].get("costs"):
+        rows.append(("costs", ", ".join(f"{q} {_cost(q, v)}" for q, v in report["best"]["costs"].items())))
+    if "latency" in report:
+        lat = report["latency"]
+        rows.append(("latency by", f"{lat['runtime']} on {lat['device']} ({lat['machine']}), batch {lat['batch']} "
+                                   f"x {','.join(map(str, lat['input_shape']))}, {lat['threads']} threads"))
+    return rows
+
+
+def _print_front(report: dict) -> None:
+    objectives = report["objectives"]
+    click.echo(f"Pareto front: {len(report['front'])} of {len(report['scored_objectives'])} scored within budget")
+    table = [[m["arch"], *(f"{m['objectives'][o]:.4g}" if o == "proxy" else _cost(o, m["objectives"][o])
+                           for o in objectives)] for m in report["front"]]
+    header = ["arch", *objectives]
+    sizes = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(header)]
+    for row in [header, *table]:
+        click.echo("  ".join(f"{c:<{n}}" for c, n in zip(row, sizes)).rstrip())
 
 
 @cli.command()

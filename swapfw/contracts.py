@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterator
 from typing import Any, Callable, Optional, Protocol
 
 __all__ = ["Space", "Proxy", "DerivedProxy", "PopulationProxy", "ParametrisedProxy", "Searcher", "Binariser",
-           "Executor", "Pool", "Evaluator", "ROLES", "NEEDS", "optional", "check", "protocol_for", "members"]
+           "Executor", "Pool", "Evaluator", "LatencyMeter", "ROLES", "NEEDS", "optional", "check", "protocol_for", "members"]
 
 #: what the core reads a proxy's value as, where a proxy declares ``role``; one proxy a role
 ROLES = {
@@ -254,10 +254,18 @@ class Searcher(Protocol):
         seed, budget...); ``cycles`` None means: until the budget is spent. Draw randomness only
         from ``rng`` so a checkpointed run replays exactly. Call ``on_cycle(best_score)`` once per
         cycle: it drives the progress bar and the checkpoint.
+
+        Under deployment budgets (``--max-flops`` ...) an architecture over one scores ``-inf``
+        without being counted, and ``known`` is then True. ``evaluate.objectives(archs)`` gives
+        each architecture's ``settings.objectives`` (``{"proxy": score, "latency": ms, ...}``,
+        None where over a budget or failed), counted as ``evaluate`` counts.
         """
 
     default: Optional[bool]
     """True: the searcher ``search`` runs where the user names none (one searcher)."""
+    multi_objective: Optional[bool]
+    """True: it searches for a Pareto front of ``settings.objectives`` through ``evaluate.objectives``;
+    the searcher used with ``--objectives`` and no ``--searcher`` (where it is the only one)."""
 
 
 class Binariser(Protocol):
@@ -337,10 +345,40 @@ class Evaluator(Protocol):
     """True where ``seconds`` are costs recorded elsewhere (a table of trained results), not spent here."""
 
 
+# --- latency meters --------------------------------------------------------------------------
+
+
+class LatencyMeter(Protocol):
+    """How long an architecture's network takes to run one batch where it will be deployed: measured
+    on a device with a runtime (``--latency-runtime NAME``), or read from a table or a predictor, so
+    a search for a phone can run on a workstation."""
+
+    name: str
+    """Name on the command line (``--latency-runtime NAME``)."""
+    description: Optional[str]
+    """One line for ``swapfw plugins``."""
+
+    def open(self, space: Space, options: dict, *, device: str, batch: int, threads: Optional[int], build: Callable,
+             input_shape: tuple) -> Callable:
+        """A function ``measure(arch) -> milliseconds`` (one batch of ``batch`` samples of ``input_shape``).
+        ``device`` is ``--latency-device`` (checked to exist here when ``measures_here``), ``threads``
+        the intra-op threads (None: the runtime's own choice), ``build(arch)`` the sized network as
+        the user's space options make it, ``options`` the ``--latency-option`` strings; a bad one
+        raises SwapfwError here, before any measurement."""
+
+    options: Optional[dict]
+    """Option name -> one line of help; where given, the core refuses any other option before ``open``."""
+    measures_here: Optional[bool]
+    """False for a table or a predictor: its figures describe another machine, which its ``description``
+    names (absent or True: it times the network on this machine's ``device``)."""
+    default: Optional[bool]
+    """True: the meter used where the user names none (one meter)."""
+
+
 #: the protocol each kind's objects are checked against (proxies: see ``protocol_for``)
 KIND_PROTOCOLS: dict[str, type] = {"spaces": Space, "proxies": Proxy, "searchers": Searcher,
                                    "binarisers": Binariser, "executors": Executor,
-                                   "evaluators": Evaluator}
+                                   "evaluators": Evaluator, "latency_meters": LatencyMeter}
 
 
 # --- the check -------------------------------------------------------------------------------

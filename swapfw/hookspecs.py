@@ -43,6 +43,12 @@ def register_evaluators(register):
 
 
 @hookspec
+def register_latency_meters(register):
+    """Register latency meters: how long one architecture's network takes to run a batch, measured on a
+    device with a runtime, or looked up in a table or predicted (``contracts.LatencyMeter``)."""
+
+
+@hookspec
 def register_executors(register):
     """Register executors: where scoring tasks run, this process, worker processes or a cluster.
 

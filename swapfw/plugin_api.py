@@ -27,6 +27,8 @@ By kind:
   trained results (``load_table``: architecture -> value, in any encoding the space converts),
   labelled training and validation images (``labelled_images``), a user's function
   (``import_object``).
+- **latency meters**: timing a callable as the bundled meters do (``median_milliseconds``: warm-up,
+  then the median of timed runs) with a thread count (``torch_threads``).
 - **all**: ``SwapfwError`` (one line for the user), ``error_line``, ``is_out_of_memory``.
 """
 
@@ -44,6 +46,7 @@ from .patterns.probe import Probe, TapPoint
 from .running.executors import ExecutorSpec, cores
 from .running.tasks import Task, TaskResult, run_task
 from .scoring.data import Batch, labelled_images
+from .scoring.costs import median_milliseconds, torch_threads
 from .scoring.fresh import (batchnorm_eval, chunks, cross_entropy, finite_or_nan, fit_in_memory, fresh_for,
                             fresh_model, fresh_probe, labels, logits, loss_gradients, model_dtype, part_loss,
                             weighted_layers)
@@ -54,7 +57,7 @@ from .studies.search import SearchSettings
 from .studies.truth import load_truth as load_table
 
 #: the version of this surface: MAJOR.MINOR (a new name: minor; a changed meaning: major)
-PLUGIN_API_VERSION = "1.1"
+PLUGIN_API_VERSION = "1.2"
 
 __all__ = [
     "PLUGIN_API_VERSION", "SwapfwError", "error_line", "is_out_of_memory",
@@ -71,4 +74,6 @@ __all__ = [
     "TaskResult",
     # evaluators
     "EvaluationFailed", "load_table", "labelled_images", "import_object",
+    # latency meters
+    "median_milliseconds", "torch_threads",
 ]

@@ -43,10 +43,12 @@ KINDS = {
     "binarisers": "register_binarisers",
     "executors": "register_executors",
     "evaluators": "register_evaluators",
+    "latency_meters": "register_latency_meters",
 }
 
 SINGULAR = {"spaces": "search space", "proxies": "proxy", "searchers": "searcher", "binarisers": "binariser",
-            "executors": "executor", "evaluators": "evaluator"}
+            "executors": "executor", "evaluators": "evaluator",
+            "latency_meters": "latency meter"}
 
 
 @dataclass

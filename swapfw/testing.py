@@ -50,6 +50,7 @@ from .scoring.proxies import run_proxy
 from .studies.search import STALLED_CYCLES, BudgetSpent, SearchSettings
 
 __all__ = ["check_space", "check_proxy", "check_searcher", "check_binariser", "check_executor", "check_evaluator",
+           "check_latency_meter",
            "TinySpace", "small_network", "made_up_score"]
 
 #: what ``check_space`` feeds ``canonical`` and expects a one-line SwapfwError for
@@ -609,6 +610,10 @@ class _Evaluate:
             raise BudgetSpent
         return [self.scores[a] for a in canonical]
 
+    def objectives(self, archs) -> list[dict]:
+        """The proxy's made-up score and a made-up cost (``params``: the length of the canonical string)."""
+        return [{"proxy": score, "params": len(self.space.canonical(a))} for a, score in zip(archs, self(archs))]
+
 
 def check_searcher(searcher, *, budget: int = 20, cycles: int = 3, seed: int = 0, space=None,
                    population: int = 6, sample_size: int = 3, mutations: int = 3) -> tuple[str, float]:
@@ -623,7 +628,8 @@ def check_searcher(searcher, *, budget: int = 20, cycles: int = 3, seed: int = 0
         report.done()
     space = space if space is not None else TinySpace()
     settings = SearchSettings(space=getattr(space, "name", "space"), population=population, cycles=cycles,
-                              sample_size=sample_size, mutations=mutations, seed=seed, cache="")
+                              sample_size=sample_size, mutations=mutations, seed=seed, cache="",
+                              objectives=["proxy", "params"] if getattr(searcher, "multi_objective", False) else None)
     runs = []
     for state_seed in (1, 2):
         evaluate, history = _Evaluate(report, space, None), []
@@ -868,5 +874,54 @@ def check_evaluator(evaluator, space, options: dict, *, archs: list[str] | None 
             again = opened()(archs[0])
             report.expect(float(again[0]) == results[0][0],
                           f"measure({_shown(archs[0])}) gave {again[0]} with the same seed, {results[0][0]} before")
+    report.done()
+    return results
+
+
+# --- latency meters ------------------------------------------------------------------------------
+
+
+def check_latency_meter(meter, space, options: dict | None = None, *, archs: list[str] | None = None,
+                        batch: int = 1, threads: int | None = 1, build_options: dict | None = None) -> list[float]:
+    """Check a latency meter on architectures of ``space`` (default: two it samples) with ``options``
+    (its ``--latency-option``s); returns the milliseconds of each. A meter that measures here is run
+    on the CPU."""
+    report = _Report(_title("latency meter", meter))
+    if not report.contract(contracts.LatencyMeter, meter):
+        report.done()
+    archs = archs or space.sample(2, 0)
+    options = dict(options or {})
+    shape = tuple(getattr(space, "input_shape", (3, 32, 32)))
+
+    def opened(given: dict):
+        return meter.open(space, given, device="cpu", batch=batch, threads=threads,
+                          build=lambda arch: space.build(arch, **(build_options or {})), input_shape=shape)
+
+    declared = getattr(meter, "options", None)
+    if declared is not None:
+        report.expect(all(isinstance(k, str) and isinstance(v, str) for k, v in declared.items()),
+                      "options should map each option's name to one line of help (strings)")
+        report.expect(set(options) <= set(declared), f"options {sorted(set(options) - set(declared))} are not declared "
+                                                     "in its options")
+    else:
+        try:
+            opened({**options, "no-such-option": "1"})
+            report.fail("open() accepted an unknown option 'no-such-option' (raise SwapfwError naming it, or "
+                        "declare options)")
+        except SwapfwError as exc:
+            report.expect("\n" not in str(exc) and "no-such-option" in str(exc),
+                          f"the unknown option's error should be one line naming it, got {_cut(str(exc))!r}")
+        except Exception as exc:
+            report.fail(f"an unknown option raised {error_line(exc)}, not a SwapfwError")
+    results = []
+    with report.step("open(space, options, device='cpu', batch=..., threads=..., build=..., input_shape=...)"):
+        measure = opened(options)
+        for arch in archs:
+            with report.step(f"measure({_shown(arch)})"):
+                got = measure(arch)
+                if report.expect(isinstance(got, (int, float)) and not isinstance(got, bool),
+                                 f"measure({_shown(arch)}) gave {_described(got)}, not milliseconds"):
+                    report.expect(math.isfinite(got) and got >= 0, f"measure({_shown(arch)}) gave {got} ms")
+                    results.append(float(got))
     report.done()
     return results

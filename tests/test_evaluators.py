@@ -321,3 +321,14 @@ def test_a_size_target_given_keeps_the_candidates_within_it(table, tmp_path):
                     sigma=sigma)
     sizes = [space.count_params(r["arch"], **SMALL) / 1e6 for r in report["evaluated"]]
     assert sizes and all((size - mu) ** 2 <= sigma for size in sizes)
+
+
+def test_a_climb_under_a_budget_evaluates_only_architectures_within_it(table, tmp_path):
+    """The climb's neighbours keep to the budgets as the search's own candidates do."""
+    from swapfw.scoring.costs import sized_ir
+
+    report = search(tmp_path, evaluator="table", evaluator_options=table_options(table), evaluations=8,
+                    selection="climb", max_flops=1.45e6)
+    flops = {r["arch"]: sized_ir(f"nb201:{r['arch']}", SMALL).flops for r in report["evaluated"]}
+    assert len(flops) == 8 and all(f <= 1.45e6 for f in flops.values())
+    assert report["best"]["costs"]["flops"] <= 1.45e6 and report["rejected"] > 0

@@ -57,6 +57,7 @@ VOCABULARY = {
     "flops": "a report field and an IR node attribute (multiply-accumulates)",
     "patterns": "what a proxy may declare it needs (contracts.NEEDS)",
     "table": "an output format (--format table) and a spec's comparison table",
+    "torch": "an export format (swapfw export --format torch: TorchScript), besides the latency meter",
     "train": "a BatchNorm mode (a proxy's bn: train)",
 }
 

@@ -227,6 +227,18 @@ def test_a_third_party_space_searcher_and_executor_work_from_the_cli(installed_e
     report = json.loads(spent.stdout)
     assert len(report["evaluated"]) == 3 and report["best"]["value"] == max(r["value"] for r in report["evaluated"])
     assert report["best"]["value"] == pytest.approx(-size(report["best"]["arch"]) / 1000)
+    # a latency table for another device: the budget holds and the report names the table, not this machine
+    every = [f"{a}-{b}" for a in (4, 8, 16, 32) for b in (4, 8, 16, 32)]
+    table = tmp_path / "latency.csv"
+    table.write_text("arch,ms\n" + "".join(f"{a},{size(a) / 1000}\n" for a in every))
+    limited = swapfw_cli(installed_example, "search", "--space", "tiny-mlp", "--proxy", "params", "--population", "4",
+                         "--sample-size", "2", "--budget", "6", "--latency-runtime", "latency-table", "--latency-option",
+                         f"table={table}", "--max-latency-ms", "2", "--no-cache", "--format", "json")
+    assert limited.returncode == 0, limited.stderr
+    report = json.loads(limited.stdout)
+    assert report["best"]["costs"]["latency"] == size(report["best"]["arch"]) / 1000 <= 2
+    assert report["latency"]["runtime"] == "latency-table" and "another device" in report["latency"]["machine"]
+    assert report["rejected"] >= 1
 
 
 def test_a_space_refuses_build_options_its_build_does_not_take():

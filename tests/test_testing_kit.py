@@ -78,6 +78,29 @@ def test_bundled_executors_pass(name):
     assert testing.TinySpace.name not in plugins.names("spaces")  # registered for the check only
 
 
+@pytest.mark.parametrize("name", ["torch", "onnxruntime"])
+def test_bundled_latency_meters_pass(name):
+    pytest.importorskip(name)
+    space = plugins.get_space("nb201")
+    archs = space.sample(2, 0)
+    found = testing.check_latency_meter(plugins.get("latency_meters", name), space, {"runs": "3"}, archs=archs,
+                                        build_options={"channels": 4, "cells": 1})
+    assert len(found) == 2 and all(ms > 0 for ms in found)
+
+
+def test_a_latency_meter_that_gives_no_number_is_named():
+    class Broken:
+        name, description, measures_here = "broken", "gives text", False
+
+        def open(self, space, options, *, device, batch, threads, build, input_shape):
+            if options:
+                raise testing.SwapfwError(f"no option {next(iter(options))}")
+            return lambda arch: "fast"
+
+    with pytest.raises(AssertionError, match=r"gave 'fast'|not milliseconds"):
+        testing.check_latency_meter(Broken(), testing.TinySpace())
+
+
 def test_the_kits_own_space_passes():
     assert testing.check_space(testing.TinySpace(), samples=8) == testing.TinySpace().sample(8, 0)
 

@@ -23,6 +23,7 @@ from ..patterns.count import count_patterns, count_recording_ir
 from ..patterns.engine import PatternCounts
 from ..patterns.probe import Probe
 from ..plugins import get_registry
+from .costs import sized_ir
 from .weights import initialise
 
 
@@ -76,17 +77,11 @@ class Network:
 
     @functools.cached_property
     def sized_ir(self) -> ModelIR:
-        """The IR of the network the protocol sizes (for its FLOPs): built on the CPU and run on one
-        sample of zeros in eval mode (FLOPs read shapes only). On the meta device the same pass runs
-        through Python decompositions at 2-4 times the cost. The global random state is left as it
-        was, though PyTorch's default initialisers draw from it."""
+        """The IR of the network the protocol sizes (for its FLOPs): ``costs.sized_ir``. On the meta
+        device the same pass runs through Python decompositions at 2-4 times the cost."""
         if self.size_options is None:
             return self.ir
-        with torch.random.fork_rng(devices=[]):
-            sized = load_model(self.loaded.source, self.size_options)
-        shape = resolve_input_shape(sized.input_shape, None, sized.default_shape)
-        with torch.no_grad():
-            return build_ir(sized.module.eval(), torch.zeros((1, *shape)), trace=_traced(self.loaded))
+        return sized_ir(self.loaded.source, self.size_options, traced=_traced(self.loaded))
 
     @property
     def module(self) -> nn.Module:

@@ -24,7 +24,7 @@ from ..patterns.count import saturation_note
 from ..plugins import call, get_registry, get_space
 from ..running.executors import ExecutorSpec, open_pool
 from ..scoring.proxies import DEFAULT, derive, is_population, parts_of, proxy_entry, resolve_default, role_proxy
-from . import reference
+from . import budgets, reference
 from .cache import ScoreCache
 from .evaluate import NoCache, Scorer, ScoringSettings, resolve
 from .evaluations import Evaluations
@@ -55,6 +55,17 @@ class SearchSettings(ScoringSettings):
     evaluator_options: dict = field(default_factory=dict)
     evaluations: int | None = None
     selection: str | None = None  # None: DEFAULT_SELECTION where an evaluator is given
+    max_params: float | None = None  # budgets: a candidate over one is never scored (``budgets``)
+    max_flops: float | None = None
+    max_latency_ms: float | None = None
+    max_memory_mb: float | None = None
+    objectives: list | None = None  # two or more of budgets.OBJECTIVES: the answer is a Pareto front
+    latency_runtime: str | None = None  # a latency meter; None: the one that declares itself the default
+    latency_device: str | None = None  # None: the search's device
+    latency_batch: int = 1
+    latency_threads: int | None = None  # None: the runtime's own thread count
+    latency_input_shape: tuple | None = None  # per sample, for latency and memory; None: the sized network's own
+    latency_options: dict = field(default_factory=dict)
 
     def check(self) -> None:
         if is_population(self.proxy):
@@ -82,6 +93,8 @@ class SearchSettings(ScoringSettings):
             raise SwapfwError("--selection chooses what an --evaluator evaluates: give --evaluator and --evaluations")
         if self.evaluator_options and self.evaluator is None:
             raise SwapfwError("--evaluator-option needs an --evaluator")
+        budgets.check_objectives(self.objectives)
+        budgets.check_limits(self)
 
 
 class BudgetSpent(SwapfwError):
@@ -100,8 +113,10 @@ STALLED_CYCLES = 100
 class Evaluator:
     """``evaluate(archs)``: the proxy's score for each architecture, counted and de-duplicated."""
 
-    def __init__(self, settings: SearchSettings, space, cache, pool, progress=None):
+    def __init__(self, settings: SearchSettings, space, cache, pool, progress=None, costs=None):
         self.settings, self.space = settings, space
+        self.costs = costs or budgets.Costs(settings, cache)
+        self.rejected: dict[str, str] = {}  # over a budget: never scored, never counted (arch -> why)
         beside = measured_beside(settings.selection if settings.evaluator else None, space)  # proxy_plan de-duplicates
         self.scorer = Scorer(settings, [settings.proxy, *beside], settings.seed, cache, pool)
         self.derivation = reference.derivation(settings, [settings.proxy], settings.mu, settings.sigma, cache, pool,
@@ -116,7 +131,8 @@ class Evaluator:
     def state(self) -> dict:
         return {"seen": {a: [score, values] for a, (score, values) in self.seen.items()},
                 "neighbours": {a: [score, values] for a, (score, values) in self.neighbours.items()},
-                "evaluations": self.evaluations, "cached": self.cached}
+                "evaluations": self.evaluations, "cached": self.cached, "rejected": self.rejected,
+                "costs": self.costs.state()}
 
     def restore(self, state: dict) -> None:
         """Scores from a checkpoint: replaying the seeded searcher over them rebuilds its state exactly."""
@@ -124,6 +140,7 @@ class Evaluator:
         self.replaying = set(self.seen)
         self.neighbours = {a: (score, values) for a, (score, values) in state.get("neighbours", {}).items()}
         self.evaluations, self.cached = state["evaluations"], state["cached"]
+        self.costs.restore(state.get("costs", {}))  # measured before the restart: not measured again
         if self.seen:  # the first of the highest scores, as the running maximum would have kept
             arch = max(self.seen, key=lambda a: self.seen[a][0])
             self.best = (arch, self.seen[arch][0])
@@ -132,7 +149,7 @@ class Evaluator:
         """True once ``arch`` has been scored in this run (as a searcher met it: a resumed run's
         restored scores count only when its replay reaches them, so resuming changes no decision)."""
         canonical = self.space.canonical(arch)
-        return canonical in self.seen and canonical not in self.replaying
+        return (canonical in self.seen and canonical not in self.replaying) or canonical in self.rejected
 
     @property
     def met(self) -> int:
@@ -147,20 +164,45 @@ class Evaluator:
     def __call__(self, archs: list[str]) -> list[float]:
         """Scores in order; the architectures not seen yet are scored together, as one batch of tasks."""
         canonical = [self.space.canonical(arch) for arch in archs]
-        new = [arch for arch in dict.fromkeys(canonical) if arch not in self.seen]
+        new = [arch for arch in dict.fromkeys(canonical) if arch not in self.seen and not self.rejects(arch)]
         room = len(new) if self.settings.budget is None else max(0, self.settings.budget - len(self.seen))
         self._score(new[:room])
         if room < len(new):
             raise BudgetSpent
         fresh = set(new)
         for arch in canonical:
+            if arch in self.rejected:
+                continue
             if arch in fresh:
                 fresh.discard(arch)
             elif arch in self.replaying:  # counted as an evaluation before the restart
                 self.replaying.discard(arch)
             else:
                 self.repeated += 1
-        return [self.seen[arch][0] for arch in canonical]
+        return [-math.inf if arch in self.rejected else self.seen[arch][0] for arch in canonical]
+
+    def rejects(self, arch: str) -> bool:
+        """True where ``arch`` breaks a budget (measured once; it is then never scored)."""
+        if arch not in self.rejected and self.costs.limits:
+            reason = self.costs.over(arch)
+            if reason:
+                self.rejected[arch] = reason
+        return arch in self.rejected
+
+    def objectives(self, archs: list[str]) -> list[dict | None]:
+        """Each architecture's objectives (``settings.objectives``: the proxy's score, counted against
+        the budget as ``evaluate`` counts it, and its costs), None for one over a budget or that failed:
+        what a multi-objective searcher reads."""
+        scores = self(archs)
+        wanted = self.settings.objectives or ["proxy"]
+        rows = []
+        for arch, score in zip(archs, scores):
+            if not math.isfinite(score):
+                rows.append(None)
+                continue
+            costs = self.costs.measure(self.space.canonical(arch), [o for o in wanted if o != "proxy"])
+            rows.append({o: score if o == "proxy" else costs[o] for o in wanted})
+        return rows
 
     def _score(self, archs: list[str]) -> None:
         for arch, scored in self._measure(archs, counted=True).items():
@@ -261,7 +303,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     registry = get_registry()
     space = get_space(settings.space, settings.build_options)
     settings = replace(settings, proxy=resolve_default([settings.proxy or DEFAULT], space)[0],
-                       searcher=settings.searcher or registry.default("searchers"),
+                       searcher=settings.searcher or _default_searcher(registry, settings.objectives),
                        cycles=DEFAULT_CYCLES if settings.cycles is None and settings.budget is None else settings.cycles)
     settings.check()
     if settings.evaluator:
@@ -270,9 +312,11 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     table = load_truth(*truth[:2], space, *truth[2:]) if truth else None  # fail early on a bad file
     spec = replace(executor or ExecutorSpec(), device=settings.device).resolved()
     cache = ScoreCache(settings.cache) if settings.cache != "" else NoCache()
-    try:  # a bad evaluator option fails here, before anything is scored
+    try:  # a bad evaluator option, an absent latency device or a budget nothing meets fail here, before any scoring
         evaluations = (Evaluations(settings.evaluator, settings.evaluator_options, settings.space, space, settings.seed,
                                    settings.device, cache, settings.build_options) if settings.evaluator else None)
+        costs = budgets.Costs(settings, cache)
+        costs.check_feasible(settings.seed)
     except BaseException:
         cache.close()
         raise
@@ -284,7 +328,7 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
     label = f"{settings.searcher} on {settings.space}"
     try:
         with open_pool(spec) as pool:
-            evaluate = Evaluator(settings, space, cache, pool, progress)
+            evaluate = Evaluator(settings, space, cache, pool, progress, costs)
             if progress:
                 progress(0, total, label)  # settings accepted, reference work done: the search starts
             if state:
@@ -319,8 +363,19 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
                 _spend(settings, space, evaluate, evaluations, saver, history, progress)
             workers = pool.workers
         best_arch, best_score = evaluate.best  # the best scored architecture, whatever the searcher returned
+    except BaseException:
+        cache.close()
+        raise
+    try:  # the report measures the answer's costs (latency in the cache) before the cache closes
+        return _report(settings, space, evaluate, evaluations, table, spec, workers, start, history, stopped,
+                       best_arch, best_score)
     finally:
         cache.close()
+
+
+def _report(settings, space, evaluate, evaluations, table, spec, workers, start, history, stopped, best_arch,
+            best_score) -> dict:
+    """What ``search`` returns (``--format json``)."""
     failed = [asdict(f) for f in evaluate.scorer.failures]
     report = {"space": settings.space, "searcher": settings.searcher, "proxy": settings.proxy, "seed": settings.seed,
               "protocol": settings.protocol, "proxy_means": _meaning(settings.proxy),
@@ -350,11 +405,44 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
         failures = [r for r in evaluations.results if r.error]
         if failures:
             report["notes"].append(f"{len(failures)} evaluations failed, e.g. {failures[0].arch}: {failures[0].error}")
+    _deployment(report, settings, evaluate)
     if table is not None:  # looked up after the search, never used by it
         report["truth"] = {"metric": table.metric, "value": table.values.get(space.canonical(report["best"]["arch"]))}
         if evaluations:
             report["truth"]["proxy_best_value"] = table.values.get(space.canonical(report["proxy_best"]["arch"]))
     return report
+
+
+def _default_searcher(registry, objectives) -> str:
+    """The searcher used where none is named: the default one, or, for a search with objectives, the
+    one installed searcher that searches for a Pareto front (``multi_objective``)."""
+    if not objectives:
+        return registry.default("searchers")
+    multi = [n for n in registry.names("searchers") if getattr(registry.get("searchers", n), "multi_objective", False)]
+    if len(multi) != 1:
+        raise SwapfwError("--objectives: name the searcher with --searcher (" + (
+            f"multi-objective ones installed: {', '.join(multi)})" if multi else "none installed searches for a "
+            "Pareto front; a single-objective one gives the front of what it scores)"))
+    return multi[0]
+
+
+def _deployment(report: dict, settings: SearchSettings, evaluate: Evaluator) -> None:
+    """The budgets, the costs of the best architecture, who measured latency, and the Pareto front."""
+    costs = evaluate.costs
+    if not costs.active:
+        return
+    if costs.limits:
+        report["budgets"] = {budgets.LIMITS[q]: v for q, v in costs.limits.items()}
+        report["rejected"] = len(evaluate.rejected)
+    report["best"]["costs"] = costs.measure(evaluate.space.canonical(report["best"]["arch"]))
+    if costs.latency:
+        report["latency"] = costs.latency.describe()
+    if settings.objectives:
+        rows = {arch: {o: score if o == "proxy" else costs.measure(arch, [o])[o] for o in settings.objectives}
+                for arch, (score, _) in evaluate.seen.items() if math.isfinite(score)}
+        report["objectives"] = list(settings.objectives)
+        report["front"] = budgets.pareto_front(rows, settings.objectives)
+        report["scored_objectives"] = list(rows.values())
 
 
 def _within_size(settings: SearchSettings, evaluate: Evaluator, pool: dict) -> list[str]:
@@ -369,7 +457,7 @@ def _within_size(settings: SearchSettings, evaluate: Evaluator, pool: dict) -> l
 def _spend(settings: SearchSettings, space, evaluate: Evaluator, evaluations: Evaluations, saver, history: list,
            progress) -> None:
     """Spend the evaluations on the architectures the proxy scored (failed ones left out; with a size
-    target the user gave, those within it), saving the checkpoint after each, so a killed search
+    target the user gave, those within it; a climb's neighbours within the budgets), saving the checkpoint after each, so a killed search
     never pays for one again."""
     pool = {arch: values for arch, (score, values) in evaluate.seen.items() if math.isfinite(score)}
     within = _within_size(settings, evaluate, pool)
@@ -389,8 +477,9 @@ def _spend(settings: SearchSettings, space, evaluate: Evaluator, evaluations: Ev
                 progress(1, settings.evaluations, label)
         return result.value
 
-    def allowed(arch: str) -> bool:
-        return not within or bool(_within_size(settings, evaluate, {arch: None}))
+    def allowed(arch: str) -> bool:  # a climb's neighbour keeps to the size target and every budget
+        return ((not within or bool(_within_size(settings, evaluate, {arch: None})))
+                and not evaluate.rejects(space.canonical(arch)))
 
     select(settings.selection, pool, settings.proxy, space, settings.evaluations, spend, settings.seed,
            evaluate.neighbour_values, allowed)

@@ -5,10 +5,13 @@
 - searcher ``hill-climb``: move to the best of a few mutated neighbours while it improves;
 - executor ``threads``: tasks on a thread pool in this process;
 - evaluator ``smallest``: minus the built network's parameter count (a real, if cheap, evaluation);
+- latency meter ``latency-table``: milliseconds looked up in a CSV (``arch,ms``) measured on another
+  device, as a HW-NAS-Bench table would give them;
 - ``always_fails`` (a proxy that raises) and ``no_run`` (a searcher without ``run``, so the
   registry lists it as broken, naming the member).
 """
 
+import csv
 import itertools
 import random
 import threading
@@ -182,6 +185,32 @@ class Smallest:
         return measure
 
 
+# --- a latency meter -------------------------------------------------------------------------
+
+
+class LatencyTable:
+    name = "latency-table"
+    description = "milliseconds from a CSV of arch,ms measured on another device (table=PATH)"
+    options = {"table": "a CSV with the columns arch and ms (required)"}
+    measures_here = False
+
+    def open(self, space, options, *, device, batch, threads, build, input_shape):
+        if not options.get("table"):
+            raise SwapfwError("latency-table needs --latency-option table=PATH")
+        try:
+            with open(options["table"], newline="") as fh:
+                rows = {space.canonical(row["arch"]): float(row["ms"]) for row in csv.DictReader(fh)}
+        except OSError as exc:
+            raise SwapfwError(f"cannot read {options['table']}: {exc.strerror}") from None
+
+        def measure(arch):
+            if arch not in rows:
+                raise SwapfwError(f"{arch} is not in {options['table']}")
+            return rows[arch]
+
+        return measure
+
+
 # --- registration -----------------------------------------------------------------------------
 
 
@@ -215,3 +244,8 @@ def register_executors(register):
 @hookimpl
 def register_evaluators(register):
     register(Smallest())
+
+
+@hookimpl
+def register_latency_meters(register):
+    register(LatencyTable())

@@ -1,0 +1,160 @@
+"""What a network costs where it is deployed: FLOPs, peak memory and measured latency.
+
+Budgets and objectives of a search (``studies.budgets``) read these; each one describes the
+*sized* network (the one the user trains and ships), as ``params`` and ``flops`` do in ``score``.
+
+- FLOPs: the multiply-accumulates of one sample, from the sized network's IR (``sized_ir``), the
+  same figure ``score`` reports as ``flops``.
+- Memory: the peak bytes of an inference at a batch, counted without running it: the network is
+  built on the meta device (shapes only) and a forward pass records every tensor it allocates and
+  frees. Parameters and buffers, plus the most activation bytes alive at one time.
+- Latency: ``median_milliseconds`` times a callable as the latency meters do (warm-up runs, then
+  the median of timed runs), and ``machine`` names what measured it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import statistics
+import time
+import weakref
+from typing import Callable
+
+import torch
+import torch.nn as nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from ..errors import SwapfwError
+from ..graph.importers import load_model, resolve_input_shape
+from ..graph.ir import ModelIR, build_ir
+
+MB = 1024 * 1024
+
+
+def sized_ir(source: str, options: dict | None, traced: bool = True) -> ModelIR:
+    """The IR of ``source`` (``SPACE:ARCH``) built with ``options``: built on the CPU and run on one
+    sample of zeros in eval mode (FLOPs read shapes only). The global random state is left as it
+    was, though PyTorch's default initialisers draw from it."""
+    with torch.random.fork_rng(devices=[]):
+        sized = load_model(source, options)
+    shape = resolve_input_shape(sized.input_shape, None, sized.default_shape)
+    with torch.no_grad():
+        return build_ir(sized.module.eval(), torch.zeros((1, *shape)), trace=traced)
+
+
+class _LiveBytes(TorchDispatchMode):
+    """Bytes of the tensors ops have allocated and not yet freed, and their peak."""
+
+    def __init__(self):
+        super().__init__()
+        self.live = self.peak = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if any(r.alias_info is not None for r in func._schema.returns):
+            return out  # a view or an in-place op: its storage is counted already
+        for tensor in tree_flatten(out)[0]:
+            if not isinstance(tensor, torch.Tensor):
+                continue
+            size = tensor.untyped_storage().nbytes()
+            self.live += size
+            self.peak = max(self.peak, self.live)
+            weakref.finalize(tensor, self._free, size)
+        return out
+
+    def _free(self, size: int) -> None:
+        self.live -= size
+
+
+def peak_memory_bytes(build: Callable[[], nn.Module], input_shape: tuple, batch: int) -> int:
+    """Peak bytes of an inference of ``build()`` on ``batch`` samples of ``input_shape``: its
+    parameters and buffers plus the largest total of activations alive at once (eval mode, no
+    gradients), the input batch included. Counted on the meta device, so nothing is allocated and no weight initialised;
+    a network that cannot run there is built and run on the CPU with the same count."""
+    for device in ("meta", "cpu"):
+        try:
+            with torch.device(device), torch.random.fork_rng(devices=[]):
+                module = build().eval()
+            weights = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+            inputs = torch.zeros((batch, *input_shape), device=device)
+            live = _LiveBytes()
+            live.live = inputs.numel() * inputs.element_size()  # the input batch is held throughout
+            with torch.no_grad(), live:
+                out = module(inputs)
+            del out
+            return int(weights + live.peak)
+        except SwapfwError:
+            raise
+        except Exception:
+            if device == "cpu":
+                raise
+    raise AssertionError("unreachable")
+
+
+#: the least time warm-up runs take before timing starts (a fresh network's first runs are slow for longer
+#: than a fixed count of small ones)
+WARMUP_SECONDS = 0.2
+
+
+def median_milliseconds(run: Callable[[], object], *, warmup: int, runs: int,
+                        synchronise: Callable[[], None] = lambda: None) -> float:
+    """The median wall time of ``run()`` in milliseconds over ``runs`` timed calls, after
+    untimed ones (caches, allocator and lazy initialisation settle in those): ``warmup`` of them,
+    and more until WARMUP_SECONDS have passed where ``warmup`` is not zero."""
+    if runs < 1 or warmup < 0:
+        raise SwapfwError(f"latency needs at least one timed run and no negative warm-up (got runs={runs}, "
+                          f"warmup={warmup})")
+    start, done = time.perf_counter(), 0
+    while done < warmup or (warmup and time.perf_counter() - start < WARMUP_SECONDS):
+        run()
+        done += 1
+    synchronise()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        synchronise()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run the block with ``threads`` intra-op threads (None: as they are), then put them back."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def check_device(device: str) -> str:
+    """``device`` if this machine has it, else a one-line error (a latency measured elsewhere is
+    not this machine's)."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise SwapfwError(f"unknown latency device {device!r} (cpu or cuda)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise SwapfwError("--latency-device cuda asked for, but torch sees no CUDA device on this machine")
+    if kind not in ("cpu", "cuda"):
+        raise SwapfwError(f"latency is measured on cpu or cuda, not {device!r}")
+    return device
+
+
+def machine(device: str) -> str:
+    """The machine a latency on ``device`` describes: the CPU's model name and core count, or the GPU's name."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(torch.device(device))
+    name = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return f"{name}, {os.cpu_count()} cores"
