@@ -413,7 +413,8 @@ def _deployment_rows(report: dict) -> list[tuple[str, str]]:
     if "latency" in report:
         lat = report["latency"]
         rows.append(("latency by", f"{lat['runtime']} on {lat['device']} ({lat['machine']}), batch {lat['batch']} "
-                                   f"x {','.join(map(str, lat['input_shape']))}, {lat['threads']} threads"))
+                                   f"x {','.join(map(str, lat['input_shape']))}, "
+                                   f"{lat['threads']} thread{'s' if lat['threads'] != 1 else ''}"))
     return rows
 
 

@@ -258,7 +258,7 @@ def plot_front(report: dict, path: str) -> None:
     ax.scatter([r[x] for r in scored], [r[y] for r in scored], s=10, c="0.7", label=f"scored ({len(scored)})")
     front = report["front"]
     ax.plot([m["objectives"][x] for m in front], [m["objectives"][y] for m in front], "o-", c="tab:red",
-            label=f"Pareto front ({len(front)})")
+            drawstyle="steps-post" if y == "proxy" else "default", label=f"Pareto front ({len(front)})")
     unit = {"latency": " (ms)", "memory": " (MB)"}
     ax.set_xlabel(x + unit.get(x, ""))
     ax.set_ylabel(f"{report['proxy']}" if y == "proxy" else y + unit.get(y, ""))
