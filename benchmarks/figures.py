@@ -81,7 +81,39 @@ def cell_study(rows: list[dict], plt):
     return fig
 
 
-DRAWN = {"default_ranking": default_ranking, "mu_sigma_rules": mu_sigma_rules, "cell_study": cell_study}
+def budget_search(raw: dict, plt):
+    """resnet18's front of SWAP and CPU latency beside uniform width scaling; NB201 under half its FLOPs."""
+    panels = [p for p in ("front", "flops") if p in raw]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        part = raw[panel]
+        if panel == "front":
+            ax.scatter([r["latency"] for r in part["scored"]], [r["proxy"] for r in part["scored"]], s=9, c="0.7",
+                       label=f"scored within budget ({len(part['scored'])})")
+            ax.plot([m["objectives"]["latency"] for m in part["front"]], [m["objectives"]["proxy"] for m in part["front"]],
+                    "o-", c="tab:red", drawstyle="steps-post", label=f"Pareto front ({len(part['front'])})")
+            if "uniform" in part:
+                ax.scatter([part["uniform"]["latency"]], [part["uniform"]["swap"]], marker="s", c="tab:blue",
+                           label=f"uniform width x{part['uniform']['ratio']}")
+            ax.set_xlabel(f"latency (ms, {part['latency']['runtime']} on {part['latency']['device']}, batch "
+                          f"{part['latency']['batch']})")
+            ax.set_ylabel("SWAP")
+            ax.set_title("resnet18 in the model space: SWAP against latency", fontsize=9)
+        else:
+            seeds = sorted(part["seeds"], key=int)
+            ax.plot(seeds, [part["seeds"][s]["proxy_test"] for s in seeds], "o", c="0.5", label="proxy only")
+            ax.plot(seeds, [part["seeds"][s]["test"] for s in seeds], "o", c="tab:red", label="20 evaluations")
+            ax.axhline(part["best_under_test"], c="k", lw=1, label="best under the budget")
+            ax.axhline(part["best_under_test"] - 0.5, c="k", lw=1, ls=":", label="0.5 below it")
+            ax.set_xlabel("seed")
+            ax.set_ylabel("cifar10_test of the answer")
+            ax.set_title(f"NB201 under --max-flops {part['limit']:,.0f} (50 % of the largest)", fontsize=9)
+        ax.legend(fontsize=7)
+    return fig
+
+
+DRAWN = {"default_ranking": default_ranking, "mu_sigma_rules": mu_sigma_rules, "cell_study": cell_study,
+         "budget_search": budget_search}
 
 
 def main() -> None:

@@ -131,8 +131,7 @@ class Evaluator:
     def state(self) -> dict:
         return {"seen": {a: [score, values] for a, (score, values) in self.seen.items()},
                 "neighbours": {a: [score, values] for a, (score, values) in self.neighbours.items()},
-                "evaluations": self.evaluations, "cached": self.cached, "rejected": self.rejected,
-                "costs": self.costs.state()}
+                "evaluations": self.evaluations, "cached": self.cached, "costs": self.costs.state()}
 
     def restore(self, state: dict) -> None:
         """Scores from a checkpoint: replaying the seeded searcher over them rebuilds its state exactly."""
@@ -457,8 +456,8 @@ def _within_size(settings: SearchSettings, evaluate: Evaluator, pool: dict) -> l
 def _spend(settings: SearchSettings, space, evaluate: Evaluator, evaluations: Evaluations, saver, history: list,
            progress) -> None:
     """Spend the evaluations on the architectures the proxy scored (failed ones left out; with a size
-    target the user gave, those within it; a climb's neighbours within the budgets), saving the checkpoint after each, so a killed search
-    never pays for one again."""
+    target the user gave, those within it; a climb's neighbours within the budgets), saving the
+    checkpoint after each, so a killed search never pays for one again."""
     pool = {arch: values for arch, (score, values) in evaluate.seen.items() if math.isfinite(score)}
     within = _within_size(settings, evaluate, pool)
     if within:
