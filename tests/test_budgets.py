@@ -208,7 +208,7 @@ def run_main(capsys, *args):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--max-params", "10"], r"no architecture of nb201 found within --max-params 10: the smallest of 32 sampled"),
+    (["--max-params", "10"], r"no architecture of nb201 found within --max-params 10: the smallest of 32 sampled and 64 mutations has params \d"),
     (["--max-flops", "1", "--max-params", "1e9"], r"within --max-flops 1:"),
     (["--objectives", "proxy,speed"], r"unknown objective 'speed' \(known: proxy, params, flops, latency, memory\)"),
     (["--objectives", "proxy"], r"two or more distinct objectives"),

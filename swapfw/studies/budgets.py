@@ -39,6 +39,13 @@ def option(quantity: str) -> str:
     return "--" + LIMITS[quantity].replace("_", "-")
 
 
+def shown(quantity: str, value: float) -> str:
+    """A cost as a person reads it: counts with separators, milliseconds and megabytes to 4 figures."""
+    if quantity in ("params", "flops"):
+        return f"{value:,.0f}"
+    return f"{value:.4g} {'ms' if quantity == 'latency' else 'MB'}"
+
+
 def check_objectives(objectives: list[str] | None) -> None:
     """Objectives named are known, distinct and at least two (one is a plain search)."""
     if objectives is None:
@@ -174,7 +181,7 @@ class Costs:
         for quantity in [q for q in QUANTITIES if q in self.limits]:
             value = self.measure(arch, [quantity])[quantity]
             if value > self.limits[quantity]:
-                return f"{quantity} {value:g} > {option(quantity)} {self.limits[quantity]:g}"
+                return f"{quantity} {shown(quantity, value)} > {option(quantity)} {shown(quantity, self.limits[quantity])}"
         return None
 
     def check_feasible(self, seed: int) -> None:
@@ -199,11 +206,11 @@ class Costs:
             if self.measure(best, [quantity])[quantity] > self.limits[quantity]:
                 value = self.measure(best, [quantity])[quantity]
                 raise SwapfwError(f"no architecture of {self.settings.space} found within {option(quantity)} "
-                                  f"{self.limits[quantity]:g}: the smallest of {len(archs)} sampled and "
-                                  f"{DESCENT_STEPS} mutations has {quantity} {value:g}")
+                                  f"{shown(quantity, self.limits[quantity])}: the smallest of {len(archs)} sampled and "
+                                  f"{DESCENT_STEPS} mutations has {quantity} {shown(quantity, value)}")
             archs = [best]
         raise SwapfwError(f"no architecture of {self.settings.space} found within every budget at once "
-                          f"({', '.join(f'{option(q)} {v:g}' for q, v in self.limits.items())})")
+                          f"({', '.join(f'{option(q)} {shown(q, v)}' for q, v in self.limits.items())})")
 
     def state(self) -> dict:
         return self.values

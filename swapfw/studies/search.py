@@ -361,6 +361,9 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
             if evaluations:
                 _spend(settings, space, evaluate, evaluations, saver, history, progress)
             workers = pool.workers
+        if evaluate.best is None:  # every candidate broke a budget
+            raise SwapfwError(f"no architecture within the budgets was met: {len(evaluate.rejected)} candidates "
+                              f"turned away (e.g. {next(iter(evaluate.rejected.values()), '-')}); loosen a budget")
         best_arch, best_score = evaluate.best  # the best scored architecture, whatever the searcher returned
     except BaseException:
         cache.close()
