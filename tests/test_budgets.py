@@ -248,3 +248,15 @@ def test_the_cli_prints_budgets_rejections_and_the_front_and_plots_it(tmp_path):
     data = json.loads(run("--max-flops", "1.45e6", "--objectives", "proxy,flops", "--format", "json").stdout)
     assert set(data["front"][0]) == {"arch", "objectives"} and set(data["front"][0]["objectives"]) == {"proxy", "flops"}
     assert isinstance(data["rejected"], int)
+
+
+def test_a_search_that_meets_no_architecture_within_budget_says_so(monkeypatch, capsys):
+    """Where the feasible architectures are too rare for the searcher to meet (here: the check before
+    the search is switched off, and no architecture has 10 parameters), one line, not a crash."""
+    from swapfw.studies import budgets
+
+    monkeypatch.setattr(budgets.Costs, "check_feasible", lambda self, seed: None)
+    code, err = run_main(capsys, "--max-params", "10", "--budget", "6", "--cycles", "2")
+    assert code == 1 and "Traceback" not in err
+    assert re.fullmatch(r"error: no architecture within the budgets was met: \d+ candidates turned away \(e\.g\. "
+                        r"params [\d,]+ > --max-params 10\); loosen a budget", err.strip().splitlines()[-1]), err
