@@ -358,6 +358,8 @@ def search(settings: SearchSettings, progress=None, truth: tuple[str, str, str |
                 stopped = str(exc)
             except BudgetSpent:
                 pass
+            if saver:  # the last cycle's scores too, where the budget ended it
+                saver.save(evaluate, history, evaluations)
             if evaluations:
                 _spend(settings, space, evaluate, evaluations, saver, history, progress)
             workers = pool.workers
