@@ -825,6 +825,26 @@ def check_executor(executor, *, workers: int = 2, tasks: int = 4, seed: int = 0)
 # --- evaluators ----------------------------------------------------------------------------------
 
 
+def _check_options(report: _Report, declared: dict | None, options: dict, opened) -> None:
+    """Options a plugin declares are one line of help each and cover ``options``; a plugin that declares
+    none refuses an unknown one in ``opened(options)`` with a one-line SwapfwError naming it."""
+    if declared is not None:  # the core refuses any other option before open
+        report.expect(all(isinstance(k, str) and isinstance(v, str) for k, v in declared.items()),
+                      "options should map each option's name to one line of help (strings)")
+        report.expect(set(options) <= set(declared), f"options {sorted(set(options) - set(declared))} are not declared "
+                                                     "in its options")
+        return
+    try:
+        opened({**options, "no-such-option": "1"})
+        report.fail("open() accepted an unknown option 'no-such-option' (raise SwapfwError naming it, or "
+                    "declare options)")
+    except SwapfwError as exc:
+        report.expect("\n" not in str(exc) and "no-such-option" in str(exc),
+                      f"the unknown option's error should be one line naming it, got {_cut(str(exc))!r}")
+    except Exception as exc:
+        report.fail(f"an unknown option raised {error_line(exc)}, not a SwapfwError")
+
+
 def check_evaluator(evaluator, space, options: dict, *, archs: list[str] | None = None, seed: int = 0,
                     build_options: dict | None = None) -> list[tuple[float, float]]:
     """Check an evaluator on architectures of ``space`` (default: two it samples) with ``options``
@@ -840,22 +860,8 @@ def check_evaluator(evaluator, space, options: dict, *, archs: list[str] | None 
     def opened():
         return evaluator.open(space, dict(options), seed=seed, device="cpu", build=build)
 
-    declared = getattr(evaluator, "options", None)
-    if declared is not None:  # the core refuses any other option before open
-        report.expect(all(isinstance(k, str) and isinstance(v, str) for k, v in declared.items()),
-                      "options should map each option's name to one line of help (strings)")
-        report.expect(set(options) <= set(declared), f"options {sorted(set(options) - set(declared))} are not declared "
-                                                     "in its options")
-    else:
-        try:
-            evaluator.open(space, {**options, "no-such-option": "1"}, seed=seed, device="cpu", build=build)
-            report.fail("open() accepted an unknown option 'no-such-option' (raise SwapfwError naming it, or "
-                        "declare options)")
-        except SwapfwError as exc:
-            report.expect("\n" not in str(exc) and "no-such-option" in str(exc),
-                          f"the unknown option's error should be one line naming it, got {_cut(str(exc))!r}")
-        except Exception as exc:
-            report.fail(f"an unknown option raised {error_line(exc)}, not a SwapfwError")
+    _check_options(report, getattr(evaluator, "options", None), options,
+                   lambda given: evaluator.open(space, given, seed=seed, device="cpu", build=build))
     results = []
     with report.step("open(space, options, seed=..., device='cpu', build=...)"):
         measure = opened()
@@ -897,22 +903,7 @@ def check_latency_meter(meter, space, options: dict | None = None, *, archs: lis
         return meter.open(space, given, device="cpu", batch=batch, threads=threads,
                           build=lambda arch: space.build(arch, **(build_options or {})), input_shape=shape)
 
-    declared = getattr(meter, "options", None)
-    if declared is not None:
-        report.expect(all(isinstance(k, str) and isinstance(v, str) for k, v in declared.items()),
-                      "options should map each option's name to one line of help (strings)")
-        report.expect(set(options) <= set(declared), f"options {sorted(set(options) - set(declared))} are not declared "
-                                                     "in its options")
-    else:
-        try:
-            opened({**options, "no-such-option": "1"})
-            report.fail("open() accepted an unknown option 'no-such-option' (raise SwapfwError naming it, or "
-                        "declare options)")
-        except SwapfwError as exc:
-            report.expect("\n" not in str(exc) and "no-such-option" in str(exc),
-                          f"the unknown option's error should be one line naming it, got {_cut(str(exc))!r}")
-        except Exception as exc:
-            report.fail(f"an unknown option raised {error_line(exc)}, not a SwapfwError")
+    _check_options(report, getattr(meter, "options", None), options, opened)
     results = []
     with report.step("open(space, options, device='cpu', batch=..., threads=..., build=..., input_shape=...)"):
         measure = opened(options)
