@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from swapfw import hookimpl
 from swapfw.cli import cli, main
-from swapfw.errors import SwapfwError
 from swapfw.graph.importers import space_params
 from swapfw.plugins import get_space
 from swapfw.scoring.costs import median_milliseconds, peak_memory_bytes, sized_ir
