@@ -19,7 +19,7 @@ Four parts (``--parts``), each kept in ``--out`` as it ends (a killed run resume
   (``nb201_hp12.csv``), looked up afterwards in ``nb201.csv`` beside the best architecture under the
   budget in the whole table (cifar10_test; no search reads it).
 - ``front``: resnet18 in the model space, ``--objectives proxy,latency`` with ``swap`` and ``nsga2``
-  (budget 120, CPU latency at batch 1, one thread): the Pareto front, its span in latency, and its
+  (``--front-budget`` architectures, 300 by default; CPU latency at batch 1, one thread): the Pareto front, its span in latency, and its
   fastest member against uniform width scaling at the same SWAP (the keep-ratio bisected to it),
   the two timed again in turn, 7 times each, their medians compared.
 
@@ -255,7 +255,9 @@ def flops_table(raw: dict) -> dict:
 def front_part(args, raw: dict, save) -> dict:
     if "front" not in raw:
         found = swapfw.search(space="model", space_options=RESNET, proxy="swap", objectives="proxy,latency",
-                              budget=120, population=20, seed=0, cache=args.cache, latency_threads=1).to_dict()
+                              budget=args.front_budget, population=20, seed=0, cache=args.cache,
+                              latency_threads=1).to_dict()
+        raw["budget"] = args.front_budget
         raw.update(front=found["front"], scored=found["scored_objectives"], latency=found["latency"],
                    seconds=found["seconds"])
         save()
@@ -288,8 +290,8 @@ def front_part(args, raw: dict, save) -> dict:
 def front_table(raw: dict) -> dict:
     front, uniform = raw["front"], raw["uniform"]
     latencies = [m["objectives"]["latency"] for m in front]
-    return table("resnet18 (model space): the Pareto front of SWAP and CPU latency (nsga2, budget 120, batch 1, "
-                 "one thread)",
+    return table(f"resnet18 (model space): the Pareto front of SWAP and CPU latency (nsga2, budget "
+                 f"{raw.get('budget', 120)}, batch 1, one thread)",
                  ["members", "fastest ms", "slowest ms", "span", "fastest's SWAP", "uniform ratio at that SWAP",
                   "uniform's SWAP", "uniform ms", "fastest ms (timed again)"],
                  [[len(front), round(min(latencies), 3), round(max(latencies), 3),
@@ -305,6 +307,7 @@ def main() -> None:
     options = parser(__doc__, threads=1)
     options.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     options.add_argument("--cache", default=None, help="score cache (default: swapfw's own)")
+    options.add_argument("--front-budget", type=int, default=300, help="architectures the front's search scores")
     args = options.parse_args()
     set_threads(args.threads)
     raw = previous_raw(args, NAME, {})
