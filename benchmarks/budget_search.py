@@ -19,8 +19,8 @@ Four parts (``--parts``), each kept in ``--out`` as it ends (a killed run resume
   (``nb201_hp12.csv``), looked up afterwards in ``nb201.csv`` beside the best architecture under the
   budget in the whole table (cifar10_test; no search reads it).
 - ``front``: resnet18 in the model space, ``--objectives proxy,latency`` with ``swap`` and ``nsga2``
-  (``--front-budget`` architectures, 300 by default; CPU latency at batch 1, one thread): the Pareto front, its span in latency, and its
-  fastest member against uniform width scaling at the same SWAP (the keep-ratio bisected to it),
+  (``--front-budget`` architectures, 300 by default; CPU latency at batch 1, one thread): the
+  Pareto front, its span in latency, and its fastest member against uniform width scaling at the same SWAP (the keep-ratio bisected to it),
   the two timed again in turn, 7 times each, their medians compared.
 
 Needs ``nb201/nb201.csv`` and ``nb201/nb201_hp12.csv`` under ``SWAPFW_DATA`` for ``flops``.
