@@ -20,8 +20,9 @@ Four parts (``--parts``), each kept in ``--out`` as it ends (a killed run resume
   budget in the whole table (cifar10_test; no search reads it).
 - ``front``: resnet18 in the model space, ``--objectives proxy,latency`` with ``swap`` and ``nsga2``
   (``--front-budget`` architectures, 300 by default; CPU latency at batch 1, one thread): the
-  Pareto front, its span in latency, and its fastest member against uniform width scaling at the same SWAP (the keep-ratio bisected to it),
-  the two timed again in turn, 7 times each, their medians compared.
+  Pareto front, its span in latency, and its fastest member against uniform width scaling at the
+  same SWAP (the keep-ratio bisected to it), the two timed again in turn, 7 times each, their
+  medians compared.
 
 Needs ``nb201/nb201.csv`` and ``nb201/nb201_hp12.csv`` under ``SWAPFW_DATA`` for ``flops``.
 """
@@ -89,8 +90,9 @@ def latency_table(raw: dict) -> dict:
     rows = []
     for runtime in ("torch", "onnxruntime"):
         r = raw[runtime]
-        rows.append([runtime, round(r["rho"], 3), round(100 * r["spread"], 1), round(statistics.median(r["repeats"]), 3),
-                     round(min(r["first"]), 3), round(max(r["first"]), 3), round(r["rho_flops"], 3), r["machine"]])
+        rows.append([runtime, round(r["rho"], 3), round(100 * r["spread"], 1),
+                     round(statistics.median(r["repeats"]), 3), round(min(r["first"]), 3),
+                     round(max(r["first"]), 3), round(r["rho_flops"], 3), r["machine"]])
     return table("Latency measured on this machine: 30 NB201 architectures (benchmark network, batch 1, one "
                  "thread), two separate passes; one network measured 10 times",
                  ["runtime", "rho between passes", "spread of 10 medians %", "median ms", "fastest ms", "slowest ms",

@@ -104,8 +104,7 @@ def score(model, *, protocol: str | None = None, data: str | None = None, batch:
     SPACE:ARCH model), and any ``proxies``. Returns a ``ScoreResult``; ``progress`` shows the reference work
     ``auto`` and calibrated proxies need (once per space and protocol, then kept in ``cache``, a score
     cache file); ``threads``: torch threads for this call."""
-    import torch
-
+    from .running.process import torch_threads
     from .scoring.proxies import DEFAULT, default_proxy, resolve_default
     from .scoring.score import score as score_model
 
@@ -115,9 +114,7 @@ def score(model, *, protocol: str | None = None, data: str | None = None, batch:
     proxies = tuple(resolve_default(list(requested), space))
     if threads is not None and threads < 1:
         raise OptionError(f"--threads must be at least 1, got {threads}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads or before)
-    try:
+    with torch_threads(threads):
         derivation = _score_derivation(model, proxies, mu, sigma, protocol=protocol, data=data, batch=batch,
                                        repeats=repeats, build_options=build_options, input_shape=shape,
                                        binariser=binariser, device=device, progress=progress, cache=cache,
@@ -125,8 +122,6 @@ def score(model, *, protocol: str | None = None, data: str | None = None, batch:
         result = score_model(model, data=data, batch=batch, input_shape=shape, seed=seed, device=device, init=init,
                              derivation=derivation, binariser=binariser, proxies=proxies,
                              build_options=build_options, protocol=protocol, repeats=repeats)
-    finally:
-        torch.set_num_threads(before)
     if DEFAULT in requested:  # reported under the name asked for, with what it stood for
         result.default = default_proxy(space)
         result.proxies = {name: result.proxies[result.default if name == DEFAULT else name] for name in requested}

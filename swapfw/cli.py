@@ -322,7 +322,8 @@ def correlate(fmt, **options):
 @click.option("--selection", default=None, type=click.Choice(list(SELECTIONS)),
               help=f"Which architectures get them: {'; '.join(f'{k}: {v}' for k, v in SELECTIONS.items())} "
                    f"[default: {DEFAULT_SELECTION}].")
-@click.option("--max-params", type=float, default=None, help="Budget: at most this many parameters (as score reports params).")
+@click.option("--max-params", type=float, default=None,
+              help="Budget: at most this many parameters (as score reports params).")
 @click.option("--max-flops", type=float, default=None,
               help="Budget: at most this many multiply-accumulates per sample (as score reports flops).")
 @click.option("--max-latency-ms", type=float, default=None,
@@ -395,21 +396,18 @@ def search(fmt, save, plot, **options):
         click.echo(f"note: {note}", err=True)
 
 
-def _cost(quantity: str, value: float) -> str:
-    units = {"latency": " ms", "memory": " MB"}
-    return f"{value:,.0f}" if quantity in ("params", "flops") else f"{value:.4g}{units.get(quantity, '')}"
-
-
 def _deployment_rows(report: dict) -> list[tuple[str, str]]:
     """The budgets, what they turned away, the best one's costs and who measured latency."""
+    from .studies.budgets import shown as cost
+
     rows = []
     if "budgets" in report:
-        quantity = {"max_params": "params", "max_flops": "flops"}
-        rows.append(("budgets", ", ".join(f"--{k.replace('_', '-')} {_cost(quantity.get(k, ''), v)}"
+        counted = {"max_params", "max_flops"}  # counts with separators; latency and memory as given
+        rows.append(("budgets", ", ".join(f"--{k.replace('_', '-')} " + (f"{v:,.0f}" if k in counted else f"{v:g}")
                                           for k, v in report["budgets"].items())))
         rows.append(("rejected", f"{report['rejected']} candidates over budget (not scored, not counted)"))
     if report["best"].get("costs"):
-        rows.append(("costs", ", ".join(f"{q} {_cost(q, v)}" for q, v in report["best"]["costs"].items())))
+        rows.append(("costs", ", ".join(f"{q} {cost(q, v)}" for q, v in report["best"]["costs"].items())))
     if "latency" in report:
         lat = report["latency"]
         rows.append(("latency by", f"{lat['runtime']} on {lat['device']} ({lat['machine']}), batch {lat['batch']} "
@@ -419,9 +417,11 @@ def _deployment_rows(report: dict) -> list[tuple[str, str]]:
 
 
 def _print_front(report: dict) -> None:
+    from .studies.budgets import shown as cost
+
     objectives = report["objectives"]
     click.echo(f"Pareto front: {len(report['front'])} of {len(report['scored_objectives'])} scored within budget")
-    table = [[m["arch"], *(f"{m['objectives'][o]:.4g}" if o == "proxy" else _cost(o, m["objectives"][o])
+    table = [[m["arch"], *(f"{m['objectives'][o]:.4g}" if o == "proxy" else cost(o, m["objectives"][o])
                            for o in objectives)] for m in report["front"]]
     header = ["arch", *objectives]
     sizes = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(header)]

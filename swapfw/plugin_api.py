@@ -46,7 +46,8 @@ from .patterns.probe import Probe, TapPoint
 from .running.executors import ExecutorSpec, cores
 from .running.tasks import Task, TaskResult, run_task
 from .scoring.data import Batch, labelled_images
-from .scoring.costs import median_milliseconds, torch_threads
+from .running.process import torch_threads
+from .scoring.costs import median_milliseconds
 from .scoring.fresh import (batchnorm_eval, chunks, cross_entropy, finite_or_nan, fit_in_memory, fresh_for,
                             fresh_model, fresh_probe, labels, logits, loss_gradients, model_dtype, part_loss,
                             weighted_layers)

@@ -114,6 +114,16 @@ class Registry:
                               f"own plugins excluded by {LOAD_VARIABLE}?)") from None
 
 
+def check_options(entry: Entry, options: dict) -> None:
+    """Refuse, in one line, an option ``entry``'s object does not declare (its ``options``; an object
+    that declares none checks its own)."""
+    known = getattr(entry.obj, "options", None)
+    unknown = sorted(set(options) - set(known)) if known is not None else []
+    if unknown:
+        raise SwapfwError(f"{SINGULAR[entry.kind]} {entry.name} has no option {unknown[0]!r} "
+                          f"(its options: {', '.join(known) or 'none'})")
+
+
 _registry: Registry | None = None
 _extra: list[tuple[object, str]] = []
 

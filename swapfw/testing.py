@@ -42,6 +42,7 @@ from .errors import SwapfwError, error_line
 from .graph.ops import ACTIVATIONS
 from .hookspecs import hookimpl
 from .running.executors import ExecutorSpec
+from .running.process import torch_threads
 from .running.tasks import Task, TaskResult, run_task
 from .scoring.data import Batch, load_batch
 from .scoring.network import prepare
@@ -766,12 +767,8 @@ def _tasks(count: int, seed: int) -> list[Task]:
 
 
 def _local_results(tasks: list[Task]) -> list[TaskResult]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return [run_task(task) for task in tasks]
-    finally:
-        torch.set_num_threads(threads)
 
 
 def check_executor(executor, *, workers: int = 2, tasks: int = 4, seed: int = 0) -> dict:

@@ -121,18 +121,6 @@ def median_milliseconds(run: Callable[[], object], *, warmup: int, runs: int,
     return statistics.median(times)
 
 
-@contextlib.contextmanager
-def torch_threads(threads: int | None):
-    """Run the block with ``threads`` intra-op threads (None: as they are), then put them back."""
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def check_device(device: str) -> str:
     """``device`` if this machine has it, else a one-line error (a latency measured elsewhere is
     not this machine's)."""

@@ -15,7 +15,7 @@ import random
 
 from ..errors import PluginFailure, SwapfwError
 from ..graph.importers import space_input_shape, space_params
-from ..plugins import call, get_registry, get_space
+from ..plugins import call, check_options, get_registry, get_space
 from ..scoring.costs import MB, check_device, machine, peak_memory_bytes, sized_ir
 from ..version import __version__
 
@@ -90,11 +90,7 @@ class Latency:
         self.entry = registry.entry("latency_meters", name)
         obj = self.entry.obj
         self.options = {k: str(v) for k, v in settings.latency_options.items()}
-        known = getattr(obj, "options", None)
-        unknown = sorted(set(self.options) - set(known)) if known is not None else []
-        if unknown:
-            raise SwapfwError(f"latency meter {name} has no option {unknown[0]!r} "
-                              f"(its options: {', '.join(known) or 'none'})")
+        check_options(self.entry, self.options)
         here = getattr(obj, "measures_here", True) is not False
         self.device = check_device(settings.latency_device or settings.device) if here else (
             settings.latency_device or settings.device)
@@ -157,11 +153,23 @@ class Costs:
 
     def measure(self, arch: str, quantities=None) -> dict:
         """The costs of ``arch`` named (default: every one a budget or an objective reads), cheapest first."""
+        wanted = self.needed if quantities is None else quantities
         known = self.values.setdefault(arch, {})
-        for quantity in [q for q in QUANTITIES if q in (quantities or self.needed)]:
+        for quantity in [q for q in QUANTITIES if q in wanted]:
             if quantity not in known:
                 known[quantity] = self._measure(quantity, arch)
-        return {q: known[q] for q in quantities or self.needed}
+        return {q: known[q] for q in wanted}
+
+    def cost(self, arch: str, quantity: str) -> float:
+        """One cost of ``arch`` (measured once)."""
+        return self.measure(arch, [quantity])[quantity]
+
+    def row(self, arch: str, score: float) -> dict:
+        """A scored architecture's objectives (``--objectives``; none given: the proxy alone): the
+        proxy's score and the costs named."""
+        objectives = self.objectives or ["proxy"]
+        costs = self.measure(arch, [o for o in objectives if o != "proxy"])
+        return {o: score if o == "proxy" else costs[o] for o in objectives}
 
     def _measure(self, quantity: str, arch: str) -> float:
         name = self.settings.space
@@ -179,9 +187,10 @@ class Costs:
         """The first budget ``arch`` breaks, as a short reason; None where it keeps to every one.
         Cheap costs are checked first, so an architecture over its FLOPs is never timed."""
         for quantity in [q for q in QUANTITIES if q in self.limits]:
-            value = self.measure(arch, [quantity])[quantity]
+            value = self.cost(arch, quantity)
             if value > self.limits[quantity]:
-                return f"{quantity} {shown(quantity, value)} > {option(quantity)} {shown(quantity, self.limits[quantity])}"
+                limit = shown(quantity, self.limits[quantity])
+                return f"{quantity} {shown(quantity, value)} > {option(quantity)} {limit}"
         return None
 
     def check_feasible(self, seed: int) -> None:
@@ -191,22 +200,23 @@ class Costs:
         if not self.limits:
             return
         archs = _sample_up_to(self.space, FEASIBILITY_SAMPLE, seed)
+        sampled = len(archs)
         if any(self.over(arch) is None for arch in archs):
             return
         rng = random.Random(seed)
         for quantity in [q for q in QUANTITIES if q in self.limits]:
             guide = "flops" if quantity == "latency" else quantity
-            best = min(archs, key=lambda a: self.measure(a, [guide])[guide])
+            best = min(archs, key=lambda a: self.cost(a, guide))
             for _ in range(DESCENT_STEPS):
                 if self.over(best) is None:
                     return
                 child = self.space.mutate(best, rng, kind=rng.choice(("op", "connectivity")))
-                if self.measure(child, [guide])[guide] <= self.measure(best, [guide])[guide]:
+                if self.cost(child, guide) <= self.cost(best, guide):
                     best = child
-            if self.measure(best, [quantity])[quantity] > self.limits[quantity]:
-                value = self.measure(best, [quantity])[quantity]
+            value = self.cost(best, quantity)
+            if value > self.limits[quantity]:
                 raise SwapfwError(f"no architecture of {self.settings.space} found within {option(quantity)} "
-                                  f"{shown(quantity, self.limits[quantity])}: the smallest of {len(archs)} sampled and "
+                                  f"{shown(quantity, self.limits[quantity])}: the smallest of {sampled} sampled and "
                                   f"{DESCENT_STEPS} mutations has {quantity} {shown(quantity, value)}")
             archs = [best]
         raise SwapfwError(f"no architecture of {self.settings.space} found within every budget at once "

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from ..errors import EvaluationFailed, PluginFailure, SwapfwError, is_out_of_memory
-from ..plugins import call, get_registry
+from ..plugins import call, check_options, get_registry
 from ..version import __version__
 
 
@@ -40,11 +40,7 @@ class Evaluations:
         self.entry = registry.entry("evaluators", name)
         self.name, self.options, self.cache = name, {k: str(v) for k, v in options.items()}, cache
         self.simulated = bool(getattr(self.entry.obj, "simulated", False))
-        known = getattr(self.entry.obj, "options", None)
-        unknown = sorted(set(self.options) - set(known)) if known is not None else []
-        if unknown:
-            raise SwapfwError(f"evaluator {name} has no option {unknown[0]!r} "
-                              f"(its options: {', '.join(known) or 'none'})")
+        check_options(self.entry, self.options)
 
         def build(arch: str):
             return space.build(arch, **(build_options or {}))

@@ -192,16 +192,8 @@ class Evaluator:
         """Each architecture's objectives (``settings.objectives``: the proxy's score, counted against
         the budget as ``evaluate`` counts it, and its costs), None for one over a budget or that failed:
         what a multi-objective searcher reads."""
-        scores = self(archs)
-        wanted = self.settings.objectives or ["proxy"]
-        rows = []
-        for arch, score in zip(archs, scores):
-            if not math.isfinite(score):
-                rows.append(None)
-                continue
-            costs = self.costs.measure(self.space.canonical(arch), [o for o in wanted if o != "proxy"])
-            rows.append({o: score if o == "proxy" else costs[o] for o in wanted})
-        return rows
+        return [self.costs.row(self.space.canonical(arch), score) if math.isfinite(score) else None
+                for arch, score in zip(archs, self(archs))]
 
     def _score(self, archs: list[str]) -> None:
         for arch, scored in self._measure(archs, counted=True).items():
@@ -442,8 +434,7 @@ def _deployment(report: dict, settings: SearchSettings, evaluate: Evaluator) -> 
     if costs.latency:
         report["latency"] = costs.latency.describe()
     if settings.objectives:
-        rows = {arch: {o: score if o == "proxy" else costs.measure(arch, [o])[o] for o in settings.objectives}
-                for arch, (score, _) in evaluate.seen.items() if math.isfinite(score)}
+        rows = {arch: costs.row(arch, score) for arch, (score, _) in evaluate.seen.items() if math.isfinite(score)}
         report["objectives"] = list(settings.objectives)
         report["front"] = budgets.pareto_front(rows, settings.objectives)
         report["scored_objectives"] = list(rows.values())
