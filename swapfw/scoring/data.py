@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import SwapfwError
-from ..running.process import torch_threads
 
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -59,8 +58,12 @@ def _one_thread():
     """Make a batch on one thread: FFTs and reductions split their work by the thread count, so a
     batch made on two threads can differ in the last bit from one made on one, and a sign near
     zero then flips a pattern bit (the same seed must give the same batch in every process)."""
-    with torch_threads(1):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
         yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _generator(seed: int) -> torch.Generator:
