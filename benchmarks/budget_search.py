@@ -6,9 +6,10 @@
 Four parts (``--parts``), each kept in ``--out`` as it ends (a killed run resumes):
 
 - ``latency``: 30 NB201 architectures (sampled, seed 0; the sized network, batch 1, one thread),
-  each timed by the ``torch`` and ``onnxruntime`` meters (the median of 30 runs after 5 of
-  warm-up) in two separate passes: Spearman's rho between the passes; and one network (the
-  sample's median in FLOPs) measured 10 times: the spread of those medians.
+  each timed by the ``torch`` and ``onnxruntime`` meters (the median of at least 30 runs
+  spanning at least 0.25 s, after warm-up) in two separate passes: Spearman's rho between the
+  passes; and one network (the sample's median in FLOPs) measured 10 times: the spread of those
+  medians ((max - min) / median, the target's reading) and their standard deviation.
 - ``constraints``: 5 seeds of a search under each budget, on NB201 (params, FLOPs, memory at the
   sample median; latency at its median) and on the model space (resnet18: params at 40 % of the
   original's, latency at the median of a sample); every architecture each search scored is
@@ -91,14 +92,15 @@ def latency_table(raw: dict) -> dict:
     for runtime in ("torch", "onnxruntime"):
         r = raw[runtime]
         rows.append([runtime, round(r["rho"], 3), round(100 * r["spread"], 1),
+                     round(100 * statistics.stdev(r["repeats"]) / statistics.median(r["repeats"]), 1),
                      round(statistics.median(r["repeats"]), 3), round(min(r["first"]), 3),
                      round(max(r["first"]), 3), round(r["rho_flops"], 3), r["machine"]])
     return table("Latency measured on this machine: 30 NB201 architectures (benchmark network, batch 1, one "
                  "thread), two separate passes; one network measured 10 times",
-                 ["runtime", "rho between passes", "spread of 10 medians %", "median ms", "fastest ms", "slowest ms",
-                  "rho with FLOPs", "machine"], rows,
+                 ["runtime", "rho between passes", "spread of 10 medians %", "their sd %", "median ms",
+                  "fastest ms", "slowest ms", "rho with FLOPs", "machine"], rows,
                  ["targets: rho >= 0.9 between the passes, spread <= 5 % on a quiet machine; each latency is the "
-                  "median of 30 timed runs after 5 of warm-up"])
+                  "median of at least 30 timed runs spanning at least 0.25 s, after warm-up"])
 
 
 # --- constraints ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Deployment budgets and objectives: every constraint holds, rejections are not counted, Pareto
 fronts are non-dominated, latency is measured and cached, and impossible requests fail first."""
 
+import gc
 import json
 import re
 
@@ -120,6 +121,10 @@ def test_latency_is_the_median_of_timed_runs_after_warm_up(monkeypatch):
     clock[0], durations = 0.0, iter([0.06] * 4 + [0.002])  # short warm-up runs go on for WARMUP_SECONDS (0.2 s)
     calls.clear()
     assert median_milliseconds(run, warmup=1, runs=1) == pytest.approx(2.0) and len(calls) == 5
+    clock[0], durations = 0.0, iter([0.05] * 4 + [0.001])  # one timed run asked, four taken: they span 0.2 s
+    calls.clear()
+    assert median_milliseconds(run, warmup=0, runs=1, seconds=0.2) == pytest.approx(50.0) and len(calls) == 4
+    assert gc.isenabled()
 
 
 def test_onnxruntime_measures_the_exported_network(tmp_path):

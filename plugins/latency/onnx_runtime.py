@@ -2,8 +2,8 @@
 
 The network is exported as a deployment would export it (opset 17, constant folding on, so
 BatchNorm folds into the convolutions), loaded into an ``InferenceSession`` with the thread count
-given (``intra_op_num_threads``) on the CPU or CUDA execution provider, and timed like ``torch``:
-``warmup`` untimed runs, then the median of ``runs`` timed ones, in milliseconds per batch.
+given (``intra_op_num_threads``) on the CPU or CUDA execution provider, and timed like ``torch``
+(the same options): untimed runs, then the median of the timed ones, in milliseconds per batch.
 """
 
 import io
@@ -15,7 +15,7 @@ import torch
 from swapfw import SwapfwError, hookimpl
 from swapfw.plugin_api import median_milliseconds
 
-from .torch_runtime import RUNS, WARMUP, counts
+from .torch_runtime import OPTIONS, method
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -23,11 +23,10 @@ PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 class OnnxRuntimeLatency:
     name = "onnxruntime"
     description = "ONNX Runtime on the exported network (constant folding on): median of timed runs"
-    options = {"runs": f"timed runs; their median is the latency (default {RUNS})",
-               "warmup": f"untimed runs first (default {WARMUP})"}
+    options = OPTIONS
 
     def open(self, space, options, *, device, batch, threads, build, input_shape):
-        runs, warmup = counts(options)
+        timing = method(options)
         try:
             import onnxruntime as ort
         except ImportError:
@@ -51,7 +50,7 @@ class OnnxRuntimeLatency:
                 settings.inter_op_num_threads = 1
             session = ort.InferenceSession(graph.getvalue(), settings, providers=[provider])
             feed = {"input": example.numpy().astype(np.float32)}
-            return median_milliseconds(lambda: session.run(None, feed), warmup=warmup, runs=runs)
+            return median_milliseconds(lambda: session.run(None, feed), **timing)
 
         return measure
 

@@ -1,8 +1,9 @@
 """``torch``: latency of the network as PyTorch runs it (eager, eval mode, no gradients).
 
 Method: the network is built as the user's space options make it, moved to the device, and run
-on a batch of random inputs ``warmup`` times untimed, then ``runs`` times timed; the latency is
-the median of the timed runs, in milliseconds per batch (CUDA synchronised around each run).
+on a batch of random inputs ``warmup`` times untimed (and for at least 0.2 s), then timed at least
+``runs`` times and for at least ``seconds``; the latency is the median of the timed runs, in
+milliseconds per batch (CUDA synchronised around each run).
 """
 
 import torch
@@ -10,29 +11,35 @@ import torch
 from swapfw import SwapfwError, hookimpl
 from swapfw.plugin_api import median_milliseconds, torch_threads
 
-RUNS, WARMUP = 30, 5
+RUNS, WARMUP, SECONDS = 30, 5, 0.25
+#: the options both bundled meters take
+OPTIONS = {"runs": f"timed runs at least; their median is the latency (default {RUNS})",
+           "seconds": f"the timed runs span at least this long (default {SECONDS})",
+           "warmup": f"untimed runs first (default {WARMUP})"}
 
 
-def counts(options: dict) -> tuple[int, int]:
-    """(runs, warmup) from the meter's options, checked."""
+def method(options: dict) -> dict:
+    """``median_milliseconds``' runs, warmup and seconds from the meter's options, checked."""
     try:
         runs, warmup = int(options.get("runs", RUNS)), int(options.get("warmup", WARMUP))
+        seconds = float(options.get("seconds", SECONDS))
     except ValueError:
-        raise SwapfwError(f"latency options runs and warmup take whole numbers, got {options}") from None
-    if runs < 1 or warmup < 0:
-        raise SwapfwError(f"latency needs runs >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
-    return runs, warmup
+        raise SwapfwError(f"latency options runs and warmup take whole numbers, seconds a number, "
+                          f"got {options}") from None
+    if runs < 1 or warmup < 0 or not seconds >= 0:
+        raise SwapfwError(f"latency needs runs >= 1, warmup >= 0 and seconds >= 0, got runs={runs}, "
+                          f"warmup={warmup}, seconds={seconds}")
+    return {"runs": runs, "warmup": warmup, "seconds": seconds}
 
 
 class TorchLatency:
     name = "torch"
     description = "PyTorch eager on the device: median of timed runs after warm-up"
-    options = {"runs": f"timed runs; their median is the latency (default {RUNS})",
-               "warmup": f"untimed runs first (default {WARMUP})"}
+    options = OPTIONS
     default = True
 
     def open(self, space, options, *, device, batch, threads, build, input_shape):
-        runs, warmup = counts(options)
+        timing = method(options)
         dev = torch.device(device)
         sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
@@ -40,7 +47,7 @@ class TorchLatency:
             with torch_threads(threads), torch.no_grad():
                 module = build(arch).to(dev).eval()
                 inputs = torch.randn((batch, *input_shape), generator=torch.Generator().manual_seed(0)).to(dev)
-                return median_milliseconds(lambda: module(inputs), warmup=warmup, runs=runs, synchronise=sync)
+                return median_milliseconds(lambda: module(inputs), synchronise=sync, **timing)
 
         return measure
 

@@ -15,6 +15,7 @@ Budgets and objectives of a search (``studies.budgets``) read these; each one de
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import platform
 import statistics
@@ -99,25 +100,32 @@ def peak_memory_bytes(build: Callable[[], nn.Module], input_shape: tuple, batch:
 WARMUP_SECONDS = 0.2
 
 
-def median_milliseconds(run: Callable[[], object], *, warmup: int, runs: int,
+def median_milliseconds(run: Callable[[], object], *, warmup: int, runs: int, seconds: float = 0.0,
                         synchronise: Callable[[], None] = lambda: None) -> float:
-    """The median wall time of ``run()`` in milliseconds over ``runs`` timed calls, after
-    untimed ones (caches, allocator and lazy initialisation settle in those): ``warmup`` of them,
-    and more until WARMUP_SECONDS have passed where ``warmup`` is not zero."""
-    if runs < 1 or warmup < 0:
-        raise SwapfwError(f"latency needs at least one timed run and no negative warm-up (got runs={runs}, "
-                          f"warmup={warmup})")
+    """The median wall time of ``run()`` in milliseconds over at least ``runs`` timed calls, and over
+    more until they span ``seconds`` (a short network's few runs fall inside one slow moment of a
+    shared machine; a longer window makes the median step over it), after untimed ones (caches,
+    allocator and lazy initialisation settle in those): ``warmup`` of them, and more until
+    WARMUP_SECONDS have passed where ``warmup`` is not zero."""
+    if runs < 1 or warmup < 0 or seconds < 0:
+        raise SwapfwError(f"latency needs at least one timed run, no negative warm-up and no negative "
+                          f"timed seconds (got runs={runs}, warmup={warmup}, seconds={seconds})")
     start, done = time.perf_counter(), 0
     while done < warmup or (warmup and time.perf_counter() - start < WARMUP_SECONDS):
         run()
         done += 1
     synchronise()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        synchronise()
-        times.append((time.perf_counter() - start) * 1000.0)
+    times, began, collecting = [], time.perf_counter(), gc.isenabled()
+    gc.disable()  # as timeit does: a collection is the interpreter's pause, not the network's
+    try:
+        while len(times) < runs or time.perf_counter() - began < seconds:
+            start = time.perf_counter()
+            run()
+            synchronise()
+            times.append((time.perf_counter() - start) * 1000.0)
+    finally:
+        if collecting:
+            gc.enable()
     return statistics.median(times)
 
 
