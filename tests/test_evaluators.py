@@ -236,6 +236,19 @@ def test_the_cache_never_pays_twice(counted, tmp_path):
     assert again["evaluation_cost"]["paid_now"] == 0 and again["best"] == first["best"]
 
 
+def test_the_cache_keeps_apart_what_different_build_options_built(counted, tmp_path):
+    """One architecture built at two widths is two networks: the second is measured, not read back."""
+    from swapfw.studies.cache import ScoreCache
+    from swapfw.studies.evaluations import Evaluations
+
+    cache, space = ScoreCache(str(tmp_path / "c.sqlite")), get_space("nb201")
+    made = lambda build: Evaluations("callable", {"function": "myeval:score"}, "nb201", space, 0, "cpu",  # noqa: E731
+                                     cache, build)
+    narrow, wide = made(SMALL)(NB201), made({**SMALL, "channels": 8})(NB201)
+    assert int(counted.read_text()) == 2 and not wide.cached and wide.value > narrow.value
+    assert made(SMALL)(NB201).cached and int(counted.read_text()) == 2
+
+
 def test_a_killed_search_resumes_without_paying_again(counted, tmp_path):
     import myeval
 

@@ -2,8 +2,8 @@
 
 An evaluator plugin (``contracts.Evaluator``) measures one architecture (trains it, or looks a
 trained result up) and says what that cost. ``Evaluations`` keeps every result in the score
-cache, keyed by the evaluator, its options, the space, the architecture, the seed and who
-computed it, so a rerun or a resumed search never pays for an architecture twice.
+cache, keyed by the evaluator, its options, the space and the options it builds with, the
+architecture, the seed and who computed it, so a rerun or a resumed search never pays for an architecture twice.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ class Evaluations:
 
         self.measure = call(self.entry, "open", space, dict(self.options), seed=seed, device=device, build=build)
         who = f"swapfw {__version__}; {self.entry.distribution}"
-        self.key = (f"{name} {json.dumps(self.options, sort_keys=True)}", space_name, seed, who)
+        built = f" {json.dumps(build_options, sort_keys=True, default=str)}" if build_options else ""
+        self.key = (f"{name} {json.dumps(self.options, sort_keys=True)}", space_name + built, seed, who)
         self.done: dict[str, Evaluated] = {}
         self.restored: dict[str, Evaluated] = {}
 
