@@ -198,7 +198,7 @@ def gen_proxies() -> str:
 def gen_plugins(kind: str, detail: str = "") -> str:
     """A table of the plugins of one kind (spaces, searchers, binarisers, executors); with
     ``detailed``, each one's class docstring after it."""
-    from swapfw.plugins import KINDS
+    from swapfw.plugins import KINDS, SINGULAR
 
     if kind not in KINDS:
         raise PluginError(f"no plugin kind {kind!r} (kinds: {', '.join(KINDS)})")
@@ -219,8 +219,7 @@ def gen_plugins(kind: str, detail: str = "") -> str:
         if kind == "spaces" and getattr(obj, "default_proxy", None):
             extra.append(f"default ranking `{obj.default_proxy}`")
         rows.append([f"`{name}`", md(obj.description or ""), "; ".join(extra) or "–"])
-    out = table([{"proxies": "proxy", "latency_meters": "latency meter"}.get(kind, kind[:-1]), "description", "notes"],
-                rows)
+    out = table([SINGULAR[kind], "description", "notes"], rows)
     if detail == "detailed":
         for name in reg.names(kind):
             doc = inspect.getdoc(type(reg.get(kind, name)))

@@ -129,16 +129,21 @@ def median_milliseconds(run: Callable[[], object], *, warmup: int, runs: int, se
     return statistics.median(times)
 
 
-def check_device(device: str) -> str:
-    """``device`` if this machine has it, else a one-line error (a latency measured elsewhere is
-    not this machine's)."""
+def torch_device(name: str, option: str = "--device") -> torch.device:
+    """``name`` as a torch device, if this machine has it; else a one-line error naming ``option``."""
     try:
-        kind = torch.device(device).type
+        dev = torch.device(name)
     except RuntimeError:
-        raise SwapfwError(f"unknown latency device {device!r} (cpu or cuda)") from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise SwapfwError("--latency-device cuda asked for, but torch sees no CUDA device on this machine")
-    if kind not in ("cpu", "cuda"):
+        raise SwapfwError(f"unknown device {name!r} ({option})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SwapfwError(f"{option} cuda asked for, but torch sees no CUDA device on this machine")
+    return dev
+
+
+def check_device(device: str) -> str:
+    """``device`` if this machine has it and latency can be measured on it, else a one-line error (a
+    latency measured elsewhere is not this machine's)."""
+    if torch_device(device, "--latency-device").type not in ("cpu", "cuda"):
         raise SwapfwError(f"latency is measured on cpu or cuda, not {device!r}")
     return device
 

@@ -23,7 +23,7 @@ from ..patterns.count import count_patterns, count_recording_ir
 from ..patterns.engine import PatternCounts
 from ..patterns.probe import Probe
 from ..plugins import get_registry
-from .costs import sized_ir
+from .costs import sized_ir, torch_device
 from .weights import initialise
 
 
@@ -124,7 +124,7 @@ def prepare(model, *, input_shape=None, init: str = "random", seed: int = 0, dev
         take_ids(loaded)
     shape = resolve_input_shape(loaded.input_shape, input_shape, loaded.default_shape, ids=loaded.takes_ids)
     initialise(loaded.module, init, seed)
-    dev = _device(device)
+    dev = torch_device(device)
     if not _all_on(loaded.module, dev):  # walking every module to move nothing costs ~2 ms an NB201 network
         loaded.module.to(dev)
     example = loaded.example(shape, seed).to(dev)
@@ -160,16 +160,6 @@ def _params(module: nn.Module) -> int:
 def _traced(loaded: LoadedModel) -> bool:
     """Trace with torch.fx unless the model's space says module hooks see every activation."""
     return not getattr(loaded.space, "module_activations", False)
-
-
-def _device(name: str) -> torch.device:
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise SwapfwError(f"unknown device {name!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SwapfwError("--device cuda asked for, but torch sees no CUDA device here")
-    return dev
 
 
 @dataclass
