@@ -20,11 +20,15 @@
 #   hybrid      (HYBRID=1 only: a run of its own, about 10 minutes) own-model search with real evaluations:
 #               resnet18 at 25 %, proxy-only, uniform width scaling and the hybrid (8 finalists trained),
 #               10 epochs on 8,000 CIFAR-10 images, 3 seeds (model_search.json); needs SWAPFW_DATA
+#   latency     (LATENCY=1 only: a run of its own, about 2 minutes) issue 30's latency repeatability on this
+#               machine's CPU, quieter than a shared 2-vCPU VM: 30 NB201 networks timed twice by the torch and
+#               onnxruntime meters, one timed 10 times (budget_search.py --parts latency)
 #
 # A machine with no network (the lent GPU machines): carry the packages its image lacks as wheels.
 # Here, once: python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12
 #   --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl
 #   onnx2torch==1.5.15 onnxslim pebble torch-pruning      (.whl/ is git-ignored; about 0.5 MB)
+#   and, for LATENCY=1, pymoo onnxruntime (about 20 MB more)
 # and run this script with `.whl` carried: it installs them, and swapfw itself, when it finds .whl/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -88,4 +92,7 @@ if [ "${HYBRID:-0}" = 1 ]; then
     else HARGS="--epochs 10 --train 8000 --test 1000 --val 1000 --seeds 3 --evaluations 8"; fi
     step hybrid 560 $PY benchmarks/model_search.py --models resnet18 --fractions 0.25 --device "$DEVICE" $HARGS \
         --out "$OUT_DIR/model_search.json"
+fi
+if [ "${LATENCY:-0}" = 1 ]; then
+    step latency 200 $PY benchmarks/budget_search.py --parts latency --threads 1 --out "$OUT_DIR/budget_search.json"
 fi
