@@ -24,7 +24,7 @@ SMALL = {"channels": 4, "cells": 1}
 def settings(tmp_path, **kw):
     base = dict(space="nb201", proxy="swap", population=6, sample_size=3, mutations=2, budget=24,
                 build_options=dict(SMALL), cache=str(tmp_path / "c.sqlite"), protocol="benchmark", batch=16,
-                data="gaussian", latency_threads=1, latency_options={"runs": "3", "warmup": "1"})
+                data="gaussian", latency_threads=1, latency_options={"runs": "3", "warmup": "1", "seconds": "0"})
     base.update(kw)
     return SearchSettings(**base)
 
@@ -219,6 +219,8 @@ def run_main(capsys, *args):
     (["--max-memory-mb", "-1"], r"--max-memory-mb must be a positive number"),
     (["--latency-runtime", "nosuch", "--max-latency-ms", "5"], r"unknown latency meter 'nosuch'"),
     (["--latency-option", "runz=3", "--max-latency-ms", "5"], r"latency meter torch has no option 'runz'"),
+    (["--latency-option", "seconds=-1", "--max-latency-ms", "5"],
+     r"latency needs runs >= 1, warmup >= 0 and seconds >= 0"),
     (["--plot", "x.png"], r"--plot draws the Pareto front of a search with --objectives"),
 ])
 def test_impossible_requests_fail_in_one_line_before_any_work(args, message, monkeypatch, capsys):
