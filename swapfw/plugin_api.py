@@ -28,7 +28,8 @@ By kind:
   labelled training and validation images (``labelled_images``), a user's function
   (``import_object``).
 - **latency meters**: timing a callable as the bundled meters do (``median_milliseconds``: warm-up,
-  then the median of timed runs) with a thread count (``torch_threads``).
+  then the median of timed runs; ``check_timing``: its counts checked before any work) with a
+  thread count (``torch_threads``).
 - **all**: ``SwapfwError`` (one line for the user), ``error_line``, ``is_out_of_memory``.
 """
 
@@ -47,7 +48,7 @@ from .running.executors import ExecutorSpec, cores
 from .running.tasks import Task, TaskResult, run_task
 from .scoring.data import Batch, labelled_images
 from .running.process import torch_threads
-from .scoring.costs import median_milliseconds
+from .scoring.costs import check_timing, median_milliseconds
 from .scoring.fresh import (batchnorm_eval, chunks, cross_entropy, finite_or_nan, fit_in_memory, fresh_for,
                             fresh_model, fresh_probe, labels, logits, loss_gradients, model_dtype, part_loss,
                             weighted_layers)
@@ -58,7 +59,7 @@ from .studies.search import SearchSettings
 from .studies.truth import load_truth as load_table
 
 #: the version of this surface: MAJOR.MINOR (a new name: minor; a changed meaning: major)
-PLUGIN_API_VERSION = "1.2"
+PLUGIN_API_VERSION = "1.3"
 
 __all__ = [
     "PLUGIN_API_VERSION", "SwapfwError", "error_line", "is_out_of_memory",
@@ -76,5 +77,5 @@ __all__ = [
     # evaluators
     "EvaluationFailed", "load_table", "labelled_images", "import_object",
     # latency meters
-    "median_milliseconds", "torch_threads",
+    "median_milliseconds", "check_timing", "torch_threads",
 ]

@@ -9,7 +9,7 @@ milliseconds per batch (CUDA synchronised around each run).
 import torch
 
 from swapfw import SwapfwError, hookimpl
-from swapfw.plugin_api import median_milliseconds, torch_threads
+from swapfw.plugin_api import check_timing, median_milliseconds, torch_threads
 
 RUNS, WARMUP, SECONDS = 30, 5, 0.25
 #: the options both bundled meters take
@@ -26,9 +26,7 @@ def method(options: dict) -> dict:
     except ValueError:
         raise SwapfwError(f"latency options runs and warmup take whole numbers, seconds a number, "
                           f"got {options}") from None
-    if runs < 1 or warmup < 0 or not seconds >= 0:
-        raise SwapfwError(f"latency needs runs >= 1, warmup >= 0 and seconds >= 0, got runs={runs}, "
-                          f"warmup={warmup}, seconds={seconds}")
+    check_timing(runs, warmup, seconds)
     return {"runs": runs, "warmup": warmup, "seconds": seconds}
 
 

@@ -100,6 +100,14 @@ def peak_memory_bytes(build: Callable[[], nn.Module], input_shape: tuple, batch:
 WARMUP_SECONDS = 0.2
 
 
+def check_timing(runs: int, warmup: int, seconds: float) -> None:
+    """A one-line error unless ``median_milliseconds`` can time with these (a meter checks its options
+    with it when opened, before any work)."""
+    if not (runs >= 1 and warmup >= 0 and seconds >= 0):  # NaN fails too
+        raise SwapfwError(f"latency needs runs >= 1, warmup >= 0 and seconds >= 0, got runs={runs}, "
+                          f"warmup={warmup}, seconds={seconds}")
+
+
 def median_milliseconds(run: Callable[[], object], *, warmup: int, runs: int, seconds: float = 0.0,
                         synchronise: Callable[[], None] = lambda: None) -> float:
     """The median wall time of ``run()`` in milliseconds over at least ``runs`` timed calls, and over
@@ -107,9 +115,7 @@ def median_milliseconds(run: Callable[[], object], *, warmup: int, runs: int, se
     shared machine; a longer window makes the median step over it), after untimed ones (caches,
     allocator and lazy initialisation settle in those): ``warmup`` of them, and more until
     WARMUP_SECONDS have passed where ``warmup`` is not zero."""
-    if runs < 1 or warmup < 0 or seconds < 0:
-        raise SwapfwError(f"latency needs at least one timed run, no negative warm-up and no negative "
-                          f"timed seconds (got runs={runs}, warmup={warmup}, seconds={seconds})")
+    check_timing(runs, warmup, seconds)
     start, done = time.perf_counter(), 0
     while done < warmup or (warmup and time.perf_counter() - start < WARMUP_SECONDS):
         run()

@@ -3,7 +3,8 @@
 An evaluator plugin (``contracts.Evaluator``) measures one architecture (trains it, or looks a
 trained result up) and says what that cost. ``Evaluations`` keeps every result in the score
 cache, keyed by the evaluator, its options, the space and the options it builds with, the
-architecture, the seed and who computed it, so a rerun or a resumed search never pays for an architecture twice.
+architecture, the seed and who computed it, so a rerun or a resumed search never pays for an
+architecture twice.
 """
 
 from __future__ import annotations
